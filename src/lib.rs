@@ -1,0 +1,7 @@
+//! stria: exact cost model of HE-based two-party neural-network inference.
+//!
+//! Data flow: `net` (spec -> resolved layers) -> `packing` (closed-form counts per protocol) ->
+//! `report` (table / CSV / JSON). `he` holds ring and key facts shared by the counters.
+
+pub mod error;
+pub mod net;

@@ -1,0 +1,531 @@
+//! Lowering a [`NetworkSpec`] to the resolved layer list: tensor references resolved, every shape
+//! inferred and checked, batch norms marked as folded or not.
+
+use super::parse::child_path;
+use super::spec::{ConvSpec, NetworkSpec, Node, Padding, PoolSpec};
+use crate::error::SpecError;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A tensor shape: channels x height x width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Shape {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+}
+
+impl Shape {
+    pub fn new(c: u32, h: u32, w: u32) -> Shape {
+        Shape { c, h, w }
+    }
+    /// Number of elements `c*h*w`.
+    pub fn elems(&self) -> u64 {
+        self.c as u64 * self.h as u64 * self.w as u64
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.c, self.h, self.w)
+    }
+}
+
+/// A convolution's geometry. Taps are kernel positions `(dy, dx)`, `0 <= dy < kh`, `0 <= dx < kw`,
+/// sorted row-major; a dense kernel lists all `kh*kw`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conv {
+    pub kh: u32,
+    pub kw: u32,
+    pub sh: u32,
+    pub sw: u32,
+    pub pad: Padding,
+    pub groups: u32,
+    pub taps: Vec<(u32, u32)>,
+    /// Declared as `depthwise` (or `groups` equal to the input channels with one output per group).
+    pub depthwise: bool,
+}
+
+impl Conv {
+    /// True when every position of the kernel window is a tap.
+    pub fn is_dense(&self) -> bool {
+        self.taps.len() as u64 == self.kh as u64 * self.kw as u64
+    }
+}
+
+/// A pooling window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    pub kh: u32,
+    pub kw: u32,
+    pub sh: u32,
+    pub sw: u32,
+    pub pad: Padding,
+}
+
+/// What a resolved layer computes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Conv(Conv),
+    /// Fully connected on the flattened input.
+    Fc,
+    /// Batch norm; `folded` when it directly follows a conv or fc and merges into it.
+    BatchNorm {
+        folded: bool,
+    },
+    Relu,
+    Relu6,
+    MaxPool(Pool),
+    AvgPool(Pool),
+    GlobalAvgPool,
+    /// Residual addition (local on shares).
+    Add,
+    Flatten,
+}
+
+/// A layer with its path and resolved shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub path: String,
+    pub op: Op,
+    pub input: Shape,
+    pub output: Shape,
+}
+
+impl Layer {
+    /// Short kind label used in tables and `--by kind` views, e.g. `conv3x3`, `depthwise3x3`, `fc`.
+    pub fn kind(&self) -> String {
+        match &self.op {
+            Op::Conv(c) => {
+                let base = if c.depthwise {
+                    "depthwise"
+                } else if c.groups > 1 {
+                    "group_conv"
+                } else {
+                    "conv"
+                };
+                let sparse = if c.is_dense() { "" } else { "_sparse" };
+                format!("{base}{}x{}{sparse}", c.kh, c.kw)
+            }
+            Op::Fc => "fc".into(),
+            Op::BatchNorm { folded: true } => "batchnorm_folded".into(),
+            Op::BatchNorm { folded: false } => "batchnorm".into(),
+            Op::Relu => "relu".into(),
+            Op::Relu6 => "relu6".into(),
+            Op::MaxPool(_) => "maxpool".into(),
+            Op::AvgPool(_) => "avgpool".into(),
+            Op::GlobalAvgPool => "global_avgpool".into(),
+            Op::Add => "add".into(),
+            Op::Flatten => "flatten".into(),
+        }
+    }
+
+    /// Multiply-accumulates of a conv or fc layer (0 for other layers).
+    pub fn macs(&self) -> u64 {
+        match &self.op {
+            Op::Conv(c) => {
+                let per_out = (self.input.c / c.groups) as u64 * c.taps.len() as u64;
+                self.output.elems() * per_out
+            }
+            Op::Fc => self.input.elems() * self.output.c as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A resolved network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub name: String,
+    pub input: Shape,
+    pub layers: Vec<Layer>,
+}
+
+impl Network {
+    /// Total multiply-accumulates of convolutions and FC layers.
+    pub fn macs(&self) -> u64 {
+        self.layers.iter().map(Layer::macs).sum()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Producer {
+    Input,
+    ConvOrFc,
+    Other,
+}
+
+struct Tensor {
+    shape: Shape,
+    producer: Producer,
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    tensors: Vec<Tensor>,
+    scopes: Vec<HashMap<String, usize>>,
+    layers: Vec<Layer>,
+}
+
+/// Resolves a spec; `file` names the source in error messages.
+pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
+    let i = spec.input;
+    if i.channels == 0 || i.height == 0 || i.width == 0 {
+        return Err(SpecError::file(
+            file,
+            format!(
+                "input: channels, height and width must be positive, got {}x{}x{}",
+                i.channels, i.height, i.width
+            ),
+        ));
+    }
+    let input = Shape::new(i.channels, i.height, i.width);
+    let mut b = Builder {
+        file,
+        tensors: vec![Tensor {
+            shape: input,
+            producer: Producer::Input,
+        }],
+        scopes: vec![HashMap::from([("input".to_string(), 0)])],
+        layers: Vec::new(),
+    };
+    let mut cur = 0;
+    cur = b.list(&spec.layers, "", "layers", cur, false)?;
+    for (si, stage) in spec.stages.iter().enumerate() {
+        let path = child_path("", "stages", si, stage.name.as_deref());
+        cur = b.list(&stage.blocks, &path, "blocks", cur, true)?;
+        if let Some(n) = &stage.name {
+            b.bind(n, cur, &path)?;
+        }
+    }
+    b.list(&spec.head, "", "head", cur, false)?;
+    Ok(Network {
+        name: spec.name.clone(),
+        input,
+        layers: b.layers,
+    })
+}
+
+/// Parses and resolves a network file in one step.
+pub fn load_network(path: &std::path::Path) -> Result<Network, SpecError> {
+    let spec = super::parse::load_spec(path)?;
+    build(&spec, &path.display().to_string())
+}
+
+fn checked_u32(v: u64, what: &str) -> Result<u32, String> {
+    u32::try_from(v).map_err(|_| format!("{what} {v} is too large"))
+}
+
+fn window_out(len: u32, pad: (u32, u32), k: u32, s: u32, axis: &str) -> Result<u32, String> {
+    let padded = len as u64 + pad.0 as u64 + pad.1 as u64;
+    if (k as u64) > padded {
+        return Err(format!(
+            "kernel {axis} {k} is larger than the padded input {axis} {padded} ({len} + padding {} + {})",
+            pad.0, pad.1
+        ));
+    }
+    checked_u32((padded - k as u64) / s as u64 + 1, "output size")
+}
+
+impl Builder<'_> {
+    fn err(&self, path: &str, msg: impl Into<String>) -> SpecError {
+        SpecError::layer(self.file, path, msg)
+    }
+
+    fn bind(&mut self, name: &str, tensor: usize, path: &str) -> Result<(), SpecError> {
+        if name == "input" {
+            return Err(self.err(
+                path,
+                "`input` is reserved for the tensor entering a group; choose another name",
+            ));
+        }
+        let scope = self.scopes.last_mut().expect("scope stack is never empty");
+        if scope.insert(name.to_string(), tensor).is_some() {
+            return Err(self.err(
+                path,
+                format!("the name `{name}` is used twice in the same list"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, name: &str, path: &str, field: &str) -> Result<usize, SpecError> {
+        for scope in self.scopes.iter().rev() {
+            if let Some(&t) = scope.get(name) {
+                return Ok(t);
+            }
+        }
+        Err(self.err(
+            path,
+            format!("`{field}` names `{name}`, but no earlier layer in this list or an enclosing one has that name"),
+        ))
+    }
+
+    fn new_tensor(&mut self, shape: Shape, producer: Producer) -> usize {
+        self.tensors.push(Tensor { shape, producer });
+        self.tensors.len() - 1
+    }
+
+    /// Processes a list of nodes in its own scope, `input` bound to `entry`; returns its output.
+    fn list(
+        &mut self,
+        nodes: &[Node],
+        parent: &str,
+        field: &str,
+        entry: usize,
+        own_scope: bool,
+    ) -> Result<usize, SpecError> {
+        if own_scope {
+            self.scopes
+                .push(HashMap::from([("input".to_string(), entry)]));
+        }
+        let mut cur = entry;
+        let mut result = Ok(());
+        for (i, node) in nodes.iter().enumerate() {
+            let path = child_path(parent, field, i, node.name());
+            let out = node
+                .input_ref()
+                .map(|r| self.resolve(r, &path, "input"))
+                .unwrap_or(Ok(cur))
+                .and_then(|src| self.node(node, &path, src));
+            match out {
+                Ok(out) => {
+                    cur = out;
+                    if let Some(n) = node.name() {
+                        if let Err(e) = self.bind(n, out, &path) {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if own_scope {
+            self.scopes.pop();
+        }
+        result.map(|_| cur)
+    }
+
+    fn push(
+        &mut self,
+        path: &str,
+        op: Op,
+        input: Shape,
+        output: Shape,
+        producer: Producer,
+    ) -> usize {
+        self.layers.push(Layer {
+            path: path.to_string(),
+            op,
+            input,
+            output,
+        });
+        self.new_tensor(output, producer)
+    }
+
+    fn node(&mut self, node: &Node, path: &str, src: usize) -> Result<usize, SpecError> {
+        let x = self.tensors[src].shape;
+        match node {
+            Node::Conv(c) => self.conv(c, path, x),
+            Node::Depthwise(d) => {
+                if d.multiplier == 0 {
+                    return Err(self.err(path, "multiplier must be positive"));
+                }
+                let as_conv = ConvSpec {
+                    name: None,
+                    input: None,
+                    out_channels: x
+                        .c
+                        .checked_mul(d.multiplier)
+                        .ok_or_else(|| self.err(path, "too many output channels"))?,
+                    kernel: d.kernel,
+                    stride: d.stride,
+                    padding: d.padding,
+                    groups: x.c,
+                    taps: d.taps.clone(),
+                };
+                let out = self.conv(&as_conv, path, x)?;
+                if let Some(Layer {
+                    op: Op::Conv(conv), ..
+                }) = self.layers.last_mut()
+                {
+                    conv.depthwise = true;
+                }
+                Ok(out)
+            }
+            Node::Fc(f) => {
+                if f.out_features == 0 {
+                    return Err(self.err(path, "out_features must be positive"));
+                }
+                let ni = checked_u32(x.elems(), "flattened input length")
+                    .map_err(|m| self.err(path, m))?;
+                let input = Shape::new(ni, 1, 1);
+                Ok(self.push(
+                    path,
+                    Op::Fc,
+                    input,
+                    Shape::new(f.out_features, 1, 1),
+                    Producer::ConvOrFc,
+                ))
+            }
+            Node::Batchnorm(_) => {
+                let folded = self.tensors[src].producer == Producer::ConvOrFc;
+                // A folded BN is part of the conv/fc; the next BN cannot fold again.
+                Ok(self.push(path, Op::BatchNorm { folded }, x, x, Producer::Other))
+            }
+            Node::Relu(_) => Ok(self.push(path, Op::Relu, x, x, Producer::Other)),
+            Node::Relu6(_) => Ok(self.push(path, Op::Relu6, x, x, Producer::Other)),
+            Node::Maxpool(p) => {
+                let (pool, out) = self.pool(p, path, x)?;
+                Ok(self.push(path, Op::MaxPool(pool), x, out, Producer::Other))
+            }
+            Node::Avgpool(p) => {
+                let (pool, out) = self.pool(p, path, x)?;
+                Ok(self.push(path, Op::AvgPool(pool), x, out, Producer::Other))
+            }
+            Node::GlobalAvgpool(_) => Ok(self.push(
+                path,
+                Op::GlobalAvgPool,
+                x,
+                Shape::new(x.c, 1, 1),
+                Producer::Other,
+            )),
+            Node::Flatten(_) => {
+                let n =
+                    checked_u32(x.elems(), "flattened length").map_err(|m| self.err(path, m))?;
+                Ok(self.push(path, Op::Flatten, x, Shape::new(n, 1, 1), Producer::Other))
+            }
+            Node::Add(a) => {
+                let other = self.resolve(&a.from, path, "from")?;
+                self.add(path, src, other, &a.from)
+            }
+            Node::Block(b) => self.list(&b.layers, path, "layers", src, true),
+            Node::Residual(r) => {
+                let body = self.list(&r.body, path, "body", src, true)?;
+                let short = if r.shortcut.is_empty() {
+                    src
+                } else {
+                    self.list(&r.shortcut, path, "shortcut", src, true)?
+                };
+                self.add(&format!("{path}.add"), body, short, "shortcut")
+            }
+        }
+    }
+
+    fn add(&mut self, path: &str, a: usize, b: usize, from: &str) -> Result<usize, SpecError> {
+        let (sa, sb) = (self.tensors[a].shape, self.tensors[b].shape);
+        if sa != sb {
+            let what = if sa.c != sb.c {
+                "channel counts differ"
+            } else {
+                "spatial sizes differ"
+            };
+            return Err(self.err(
+                path,
+                format!(
+                    "cannot add `{from}` of shape {sb} (CxHxW) to an input of shape {sa}: {what}"
+                ),
+            ));
+        }
+        Ok(self.push(path, Op::Add, sa, sa, Producer::Other))
+    }
+
+    fn conv(&mut self, c: &ConvSpec, path: &str, x: Shape) -> Result<usize, SpecError> {
+        let e = |m: String| self.err(path, m);
+        let (kh, kw) = (c.kernel.0, c.kernel.1);
+        let (sh, sw) = (c.stride.0, c.stride.1);
+        if c.out_channels == 0 {
+            return Err(e("out_channels must be positive".into()));
+        }
+        if kh == 0 || kw == 0 {
+            return Err(e(format!("kernel must be positive, got {kh}x{kw}")));
+        }
+        if sh == 0 || sw == 0 {
+            return Err(e(format!("stride must be positive, got {sh}x{sw}")));
+        }
+        if c.groups == 0 {
+            return Err(e("groups must be positive".into()));
+        }
+        if x.c % c.groups != 0 || c.out_channels % c.groups != 0 {
+            return Err(e(format!(
+                "groups = {} must divide both the input channels ({}) and out_channels ({})",
+                c.groups, x.c, c.out_channels
+            )));
+        }
+        let oh = window_out(x.h, (c.padding.top, c.padding.bottom), kh, sh, "height").map_err(e)?;
+        let ow = window_out(x.w, (c.padding.left, c.padding.right), kw, sw, "width")
+            .map_err(|m| self.err(path, m))?;
+        let taps = match &c.taps {
+            None => (0..kh)
+                .flat_map(|y| (0..kw).map(move |x| (y, x)))
+                .collect::<Vec<_>>(),
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(self.err(path, "taps must list at least one kernel position"));
+                }
+                let mut t: Vec<(u32, u32)> = Vec::with_capacity(list.len());
+                for [dy, dx] in list {
+                    if *dy >= kh || *dx >= kw {
+                        return Err(self.err(
+                            path,
+                            format!("tap [{dy}, {dx}] lies outside the {kh}x{kw} kernel (positions are 0-based [row, column])"),
+                        ));
+                    }
+                    t.push((*dy, *dx));
+                }
+                t.sort_unstable();
+                let before = t.len();
+                t.dedup();
+                if t.len() != before {
+                    return Err(self.err(path, "taps lists a kernel position twice"));
+                }
+                t
+            }
+        };
+        let depthwise = c.groups == x.c && c.groups == c.out_channels && c.groups > 1;
+        let conv = Conv {
+            kh,
+            kw,
+            sh,
+            sw,
+            pad: c.padding,
+            groups: c.groups,
+            taps,
+            depthwise,
+        };
+        let out = Shape::new(c.out_channels, oh, ow);
+        Ok(self.push(path, Op::Conv(conv), x, out, Producer::ConvOrFc))
+    }
+
+    fn pool(&self, p: &PoolSpec, path: &str, x: Shape) -> Result<(Pool, Shape), SpecError> {
+        let (kh, kw) = (p.kernel.0, p.kernel.1);
+        let s = p.stride.unwrap_or(p.kernel);
+        if kh == 0 || kw == 0 {
+            return Err(self.err(path, format!("kernel must be positive, got {kh}x{kw}")));
+        }
+        if s.0 == 0 || s.1 == 0 {
+            return Err(self.err(
+                path,
+                format!("stride must be positive, got {}x{}", s.0, s.1),
+            ));
+        }
+        let oh = window_out(x.h, (p.padding.top, p.padding.bottom), kh, s.0, "height")
+            .map_err(|m| self.err(path, m))?;
+        let ow = window_out(x.w, (p.padding.left, p.padding.right), kw, s.1, "width")
+            .map_err(|m| self.err(path, m))?;
+        Ok((
+            Pool {
+                kh,
+                kw,
+                sh: s.0,
+                sw: s.1,
+                pad: p.padding,
+            },
+            Shape::new(x.c, oh, ow),
+        ))
+    }
+}

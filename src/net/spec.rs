@@ -1,0 +1,332 @@
+//! Network specification: the JSON a user writes (serde types).
+//!
+//! A network file has a `name`, an `input` shape and its layers. Layers can be listed flat in `layers`,
+//! or grouped: `stages` (each a list of `blocks`) and `head`. Execution order is `layers`, then
+//! `stages`, then `head`. A node is a layer (`conv`, `depthwise`, `fc`, `batchnorm`, `relu`, `relu6`,
+//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`) or a group (`block`, `residual`).
+//!
+//! Tensor references. Every node reads the output of the node before it unless it names another tensor
+//! in `input`; `add` names the tensor it adds in `from`. A name refers to the node with that `name` in
+//! the same list or an enclosing one (innermost first); the special name `input` is the tensor that
+//! entered the enclosing group.
+//!
+//! Parsing goes through [`crate::net::parse`], which reports the layer path of every error.
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Top-level network file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub input: InputSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<Node>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head: Vec<Node>,
+}
+
+/// Input tensor shape (channels x height x width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+}
+
+/// A stage: a named list of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub blocks: Vec<Node>,
+}
+
+/// One node of a network: a layer or a group of layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Node {
+    Conv(ConvSpec),
+    Depthwise(DepthwiseSpec),
+    Fc(FcSpec),
+    Batchnorm(Plain),
+    Relu(Plain),
+    Relu6(Plain),
+    Maxpool(PoolSpec),
+    Avgpool(PoolSpec),
+    GlobalAvgpool(Plain),
+    Add(AddSpec),
+    Flatten(Plain),
+    Block(BlockSpec),
+    Residual(ResidualSpec),
+}
+
+/// Every node may carry a name and an explicit input tensor reference.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plain {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_channels: u32,
+    pub kernel: Pair,
+    #[serde(default = "Pair::one", skip_serializing_if = "Pair::is_one")]
+    pub stride: Pair,
+    #[serde(default, skip_serializing_if = "Padding::is_zero")]
+    pub padding: Padding,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub groups: u32,
+    /// Explicit non-zero kernel positions `[dy, dx]`, `0 <= dy < kh`, `0 <= dx < kw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taps: Option<Vec<[u32; 2]>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthwiseSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub kernel: Pair,
+    #[serde(default = "Pair::one", skip_serializing_if = "Pair::is_one")]
+    pub stride: Pair,
+    #[serde(default, skip_serializing_if = "Padding::is_zero")]
+    pub padding: Padding,
+    /// Output channels per input channel (depth multiplier).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub multiplier: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taps: Option<Vec<[u32; 2]>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_features: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub kernel: Pair,
+    /// Defaults to the kernel size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Pair>,
+    #[serde(default, skip_serializing_if = "Padding::is_zero")]
+    pub padding: Padding,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The tensor added to this node's input.
+    pub from: String,
+}
+
+/// A sequential group; its output is the output of its last node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub layers: Vec<Node>,
+}
+
+/// `body(x) + shortcut(x)`; an empty shortcut is the identity. The body runs first, then the
+/// shortcut, then an implicit `add` (path `<residual>.add`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidualSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub body: Vec<Node>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortcut: Vec<Node>,
+}
+
+impl Node {
+    /// The node's `name`, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Node::Conv(s) => s.name.as_deref(),
+            Node::Depthwise(s) => s.name.as_deref(),
+            Node::Fc(s) => s.name.as_deref(),
+            Node::Batchnorm(s)
+            | Node::Relu(s)
+            | Node::Relu6(s)
+            | Node::GlobalAvgpool(s)
+            | Node::Flatten(s) => s.name.as_deref(),
+            Node::Maxpool(s) | Node::Avgpool(s) => s.name.as_deref(),
+            Node::Add(s) => s.name.as_deref(),
+            Node::Block(s) => s.name.as_deref(),
+            Node::Residual(s) => s.name.as_deref(),
+        }
+    }
+
+    /// The node's explicit `input` reference, if any.
+    pub fn input_ref(&self) -> Option<&str> {
+        match self {
+            Node::Conv(s) => s.input.as_deref(),
+            Node::Depthwise(s) => s.input.as_deref(),
+            Node::Fc(s) => s.input.as_deref(),
+            Node::Batchnorm(s)
+            | Node::Relu(s)
+            | Node::Relu6(s)
+            | Node::GlobalAvgpool(s)
+            | Node::Flatten(s) => s.input.as_deref(),
+            Node::Maxpool(s) | Node::Avgpool(s) => s.input.as_deref(),
+            Node::Add(s) => s.input.as_deref(),
+            Node::Block(s) => s.input.as_deref(),
+            Node::Residual(s) => s.input.as_deref(),
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// A size given as one number (square) or `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair(pub u32, pub u32);
+
+impl Pair {
+    pub fn one() -> Pair {
+        Pair(1, 1)
+    }
+    pub fn is_one(&self) -> bool {
+        *self == Pair(1, 1)
+    }
+}
+
+impl Serialize for Pair {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == self.1 {
+            s.serialize_u32(self.0)
+        } else {
+            [self.0, self.1].serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let nums = non_negative_list(&v).map_err(de::Error::custom)?;
+        match nums.as_slice() {
+            [a] => Ok(Pair(*a, *a)),
+            [a, b] => Ok(Pair(*a, *b)),
+            _ => Err(de::Error::custom(format!(
+                "expected a non-negative integer or [h, w], got {v}"
+            ))),
+        }
+    }
+}
+
+/// Zero padding `[top, bottom, left, right]`; written as one number (all sides), `[vertical,
+/// horizontal]` or four numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding {
+    pub top: u32,
+    pub bottom: u32,
+    pub left: u32,
+    pub right: u32,
+}
+
+impl Padding {
+    pub fn all(p: u32) -> Padding {
+        Padding {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
+    }
+    pub fn is_zero(&self) -> bool {
+        *self == Padding::default()
+    }
+}
+
+impl Serialize for Padding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if *self == Padding::all(self.top) {
+            s.serialize_u32(self.top)
+        } else {
+            [self.top, self.bottom, self.left, self.right].serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Padding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let nums = non_negative_list(&v).map_err(de::Error::custom)?;
+        match nums.as_slice() {
+            [p] => Ok(Padding::all(*p)),
+            [v, h] => Ok(Padding {
+                top: *v,
+                bottom: *v,
+                left: *h,
+                right: *h,
+            }),
+            [t, b, l, r] => Ok(Padding {
+                top: *t,
+                bottom: *b,
+                left: *l,
+                right: *r,
+            }),
+            _ => Err(de::Error::custom(format!(
+                "padding must be a non-negative integer, [vertical, horizontal] or [top, bottom, left, right], got {v}"
+            ))),
+        }
+    }
+}
+
+/// A number or an array of numbers, each a non-negative integer that fits in u32.
+fn non_negative_list(v: &serde_json::Value) -> Result<Vec<u32>, String> {
+    let one = |x: &serde_json::Value| -> Result<u32, String> {
+        match x.as_u64() {
+            Some(n) if n <= u32::MAX as u64 => Ok(n as u32),
+            _ => Err(format!("expected a non-negative integer, got {x}")),
+        }
+    };
+    match v {
+        serde_json::Value::Array(items) => items.iter().map(one).collect(),
+        other => Ok(vec![one(other)?]),
+    }
+}
