@@ -1,1 +1,494 @@
-//! Built-in model zoo (filled in below).
+//! Built-in model zoo: the standard networks of background Section 9 as [`NetworkSpec`] builders.
+//!
+//! [`all`] lists every model with the file stem it is shipped under in `configs/models/`;
+//! [`write_all`] regenerates those files. Layer names follow torchvision (ResNet) and kuangliu's
+//! pytorch-cifar (MobileNetV2 blocks), so a path reads like `stages[2].blocks[1].conv2`: stages and
+//! blocks are unnamed, the layers inside them are named. Every conv is followed by its batch norm.
+//!
+//! Block forms:
+//! - ResNet basic / bottleneck (post-activation): a `block` ending in an explicit `add` and the
+//!   trailing `relu` (a `residual` node cannot hold the ReLU after its add without an extra level).
+//! - `resnet50-cf2`, the pre-activation ResNet-50 that CrypTFlow2/Cheetah run: a `block` whose
+//!   projection shortcut reads the pre-activated tensor and runs before `conv1`.
+//! - MobileNetV2 inverted residual: a `residual` (identity or projection shortcut) or, without a
+//!   shortcut, a plain `block`.
+
+use super::spec::{
+    AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, InputSpec, NetworkSpec, Node, Padding,
+    Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
+};
+use std::path::{Path, PathBuf};
+
+/// Every built-in model as (file stem, spec).
+pub fn all() -> Vec<(&'static str, NetworkSpec)> {
+    vec![
+        ("resnet18", resnet18()),
+        ("resnet50", resnet50()),
+        ("resnet50-cf2", resnet50_cf2()),
+        ("mobilenetv2", mobilenetv2()),
+        ("resnet18-cifar10", resnet18_cifar10()),
+        ("mobilenetv2-cifar10", mobilenetv2_cifar10()),
+        ("resnet18-tiny", resnet18_tiny()),
+        ("mobilenetv2-tiny", mobilenetv2_tiny()),
+    ]
+}
+
+/// Writes every model of [`all`] to `dir/<stem>.json` (pretty JSON plus a trailing newline), each
+/// atomically: written to a temporary file in `dir`, then renamed. Returns the written paths.
+pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (stem, spec) in all() {
+        let mut text = serde_json::to_string_pretty(&spec).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let path = dir.join(format!("{stem}.json"));
+        let tmp = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, text)?;
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// ResNet-18, torchvision (background 9.1): ImageNet 224x224, 1000 classes.
+pub fn resnet18() -> NetworkSpec {
+    resnet(
+        "resnet18",
+        224,
+        1000,
+        Depth::Basic([2, 2, 2, 2]),
+        Stem::ImageNet,
+    )
+}
+
+/// ResNet-50 v1.5, torchvision (background 9.2): stride on the 3x3, ImageNet, 1000 classes.
+pub fn resnet50() -> NetworkSpec {
+    resnet(
+        "resnet50",
+        224,
+        1000,
+        Depth::Bottleneck([3, 4, 6, 3]),
+        Stem::ImageNet,
+    )
+}
+
+/// ResNet-18 for CIFAR-10 (kuangliu, background 9.4): 32x32, 3x3 stem, no max-pool, 10 classes.
+pub fn resnet18_cifar10() -> NetworkSpec {
+    resnet(
+        "resnet18-cifar10",
+        32,
+        10,
+        Depth::Basic([2, 2, 2, 2]),
+        Stem::Cifar,
+    )
+}
+
+/// ResNet-18 for Tiny ImageNet with the CIFAR-style stem (background 9.5): 64x64, 200 classes.
+pub fn resnet18_tiny() -> NetworkSpec {
+    resnet(
+        "resnet18-tiny",
+        64,
+        200,
+        Depth::Basic([2, 2, 2, 2]),
+        Stem::Cifar,
+    )
+}
+
+/// MobileNetV2 1.0, torchvision (background 9.3): ImageNet 224x224, 1000 classes.
+pub fn mobilenetv2() -> NetworkSpec {
+    mobilenet_v2("mobilenetv2", 224, 1000, Stem::ImageNet)
+}
+
+/// MobileNetV2 for CIFAR-10 (kuangliu, background 9.4): stem and stage-2 stride 1, projection
+/// shortcuts on the stride-1 blocks that change width, 10 classes.
+pub fn mobilenetv2_cifar10() -> NetworkSpec {
+    mobilenet_v2("mobilenetv2-cifar10", 32, 10, Stem::Cifar)
+}
+
+/// The CIFAR-style MobileNetV2 at Tiny ImageNet size (background 9.5): 64x64, 200 classes.
+pub fn mobilenetv2_tiny() -> NetworkSpec {
+    mobilenet_v2("mobilenetv2-tiny", 64, 200, Stem::Cifar)
+}
+
+/// The pre-activation ResNet-50 run by CrypTFlow2 and Cheetah (background 9.2, OpenCheetah
+/// networks/main_resnet50.cpp): 224x224x3, 1001 classes; conv1 7x7/2 pad 3 without BN, max-pool
+/// 3x3/2 padded bottom/right, 16 pre-activation bottlenecks (stride on the 3x3, projection first),
+/// head BN, ReLU, avg-pool 7, FC 2048 -> 1001.
+pub fn resnet50_cf2() -> NetworkSpec {
+    let stem = vec![
+        conv("conv1", 64, 7, 2, 3),
+        Node::Maxpool(PoolSpec {
+            name: name("maxpool"),
+            input: None,
+            kernel: Pair(3, 3),
+            stride: Some(Pair(2, 2)),
+            padding: Padding {
+                top: 0,
+                bottom: 1,
+                left: 0,
+                right: 1,
+            },
+        }),
+    ];
+    let mut in_c = 64;
+    let stages = stage_plan([3, 4, 6, 3], [64, 128, 256, 512])
+        .map(|blocks| {
+            let blocks = blocks
+                .into_iter()
+                .map(|(w, s)| {
+                    let b = preact_bottleneck(in_c, w, s);
+                    in_c = 4 * w;
+                    b
+                })
+                .collect();
+            stage(blocks)
+        })
+        .collect();
+    let head = vec![
+        plain(Node::Batchnorm, "bn"),
+        plain(Node::Relu, "relu"),
+        Node::Avgpool(PoolSpec {
+            name: name("avgpool"),
+            input: None,
+            kernel: Pair(7, 7),
+            stride: None,
+            padding: Padding::default(),
+        }),
+        plain(Node::Flatten, "flatten"),
+        fc("fc", 1001),
+    ];
+    network("resnet50-cf2", 224, stem, stages, head)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ResNet (torchvision v1.5 / kuangliu CIFAR)
+
+#[derive(Clone, Copy)]
+enum Stem {
+    /// conv 7x7/2 + max-pool 3x3/2 (ResNet); conv 3x3/2 (MobileNetV2).
+    ImageNet,
+    /// conv 3x3/1, no max-pool; MobileNetV2 also runs stage 2 at stride 1.
+    Cifar,
+}
+
+#[derive(Clone, Copy)]
+enum Depth {
+    Basic([u32; 4]),
+    Bottleneck([u32; 4]),
+}
+
+/// Per stage, its blocks as (mid width, stride): stride 1 in stage 1, 2 on the first block of the
+/// later stages.
+fn stage_plan(depths: [u32; 4], widths: [u32; 4]) -> impl Iterator<Item = Vec<(u32, u32)>> {
+    depths
+        .into_iter()
+        .zip(widths)
+        .enumerate()
+        .map(|(i, (n, w))| {
+            (0..n)
+                .map(|b| (w, if i > 0 && b == 0 { 2 } else { 1 }))
+                .collect()
+        })
+}
+
+fn resnet(stem_name: &str, res: u32, classes: u32, depth: Depth, stem: Stem) -> NetworkSpec {
+    let mut layers = match stem {
+        Stem::ImageNet => vec![conv("conv1", 64, 7, 2, 3)],
+        Stem::Cifar => vec![conv("conv1", 64, 3, 1, 1)],
+    };
+    layers.extend([plain(Node::Batchnorm, "bn1"), plain(Node::Relu, "relu")]);
+    if let Stem::ImageNet = stem {
+        layers.push(Node::Maxpool(PoolSpec {
+            name: name("maxpool"),
+            input: None,
+            kernel: Pair(3, 3),
+            stride: Some(Pair(2, 2)),
+            padding: Padding::all(1),
+        }));
+    }
+    let (depths, expansion) = match depth {
+        Depth::Basic(d) => (d, 1),
+        Depth::Bottleneck(d) => (d, 4),
+    };
+    let mut in_c = 64;
+    let stages = stage_plan(depths, [64, 128, 256, 512])
+        .map(|blocks| {
+            let blocks = blocks
+                .into_iter()
+                .map(|(w, s)| {
+                    let b = resnet_block(in_c, w, expansion, s);
+                    in_c = expansion * w;
+                    b
+                })
+                .collect();
+            stage(blocks)
+        })
+        .collect();
+    // torchvision pools adaptively; kuangliu's CIFAR nets call avg_pool2d over the final map
+    // (4x4 at 32x32 input, 8x8 at 64x64).
+    let pool = match stem {
+        Stem::ImageNet => plain(Node::GlobalAvgpool, "avgpool"),
+        Stem::Cifar => Node::Avgpool(PoolSpec {
+            name: name("avgpool"),
+            input: None,
+            kernel: Pair(res / 8, res / 8),
+            stride: None,
+            padding: Padding::default(),
+        }),
+    };
+    let head = vec![pool, plain(Node::Flatten, "flatten"), fc("fc", classes)];
+    network(stem_name, res, layers, stages, head)
+}
+
+/// A post-activation ResNet block with mid width `w`: basic (`expansion` 1: 3x3 stride s, 3x3) or
+/// bottleneck (`expansion` 4: 1x1, 3x3 stride s, 1x1 -> 4w), then `add` of the identity or the
+/// 1x1/s projection (`downsample`), then ReLU.
+fn resnet_block(in_c: u32, w: u32, expansion: u32, s: u32) -> Node {
+    let out = expansion * w;
+    let mut layers = if expansion == 1 {
+        [
+            conv_bn(1, w, 3, s, 1),
+            vec![plain(Node::Relu, "relu1")],
+            conv_bn(2, w, 3, 1, 1),
+        ]
+        .concat()
+    } else {
+        [
+            conv_bn(1, w, 1, 1, 0),
+            vec![plain(Node::Relu, "relu1")],
+            conv_bn(2, w, 3, s, 1),
+            vec![plain(Node::Relu, "relu2")],
+            conv_bn(3, out, 1, 1, 0),
+        ]
+        .concat()
+    };
+    let body_out = format!("bn{}", if expansion == 1 { 2 } else { 3 });
+    let shortcut = if s != 1 || in_c != out {
+        layers.push(with_input(conv("downsample", out, 1, s, 0), "input"));
+        layers.push(plain(Node::Batchnorm, "downsample_bn"));
+        "downsample_bn"
+    } else {
+        "input"
+    };
+    layers.push(Node::Add(AddSpec {
+        name: name("add"),
+        input: Some(body_out),
+        from: shortcut.into(),
+    }));
+    layers.push(plain(Node::Relu, "relu"));
+    block(layers)
+}
+
+/// A pre-activation bottleneck (TF ResNet v2 as lowered by EzPC): BN and ReLU on the block input,
+/// the projection (if any) on that pre-activated tensor first, then 1x1 -> w, 3x3/s -> w,
+/// 1x1 -> 4w (each conv but the last followed by BN and ReLU), then `add` of the shortcut.
+fn preact_bottleneck(in_c: u32, w: u32, s: u32) -> Node {
+    let out = 4 * w;
+    let projection = s != 1 || in_c != out;
+    let mut layers = vec![plain(Node::Batchnorm, "bn1"), plain(Node::Relu, "relu1")];
+    if projection {
+        layers.push(conv("downsample", out, 1, s, 0));
+    }
+    let conv1 = conv("conv1", w, 1, 1, 0);
+    layers.extend([
+        if projection {
+            with_input(conv1, "relu1")
+        } else {
+            conv1
+        },
+        plain(Node::Batchnorm, "bn2"),
+        plain(Node::Relu, "relu2"),
+        conv("conv2", w, 3, s, 1),
+        plain(Node::Batchnorm, "bn3"),
+        plain(Node::Relu, "relu3"),
+        conv("conv3", out, 1, 1, 0),
+        Node::Add(AddSpec {
+            name: name("add"),
+            input: None,
+            from: (if projection { "downsample" } else { "input" }).into(),
+        }),
+    ]);
+    block(layers)
+}
+
+// ---------------------------------------------------------------------------------------------
+// MobileNetV2 (torchvision / kuangliu CIFAR)
+
+/// Inverted-residual stages (t, c, n, s) of MobileNetV2 1.0 (background 9.3).
+const MOBILENET_V2_STAGES: [(u32, u32, u32, u32); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
+
+fn mobilenet_v2(stem_name: &str, res: u32, classes: u32, stem: Stem) -> NetworkSpec {
+    let cifar = matches!(stem, Stem::Cifar);
+    let stem_stride = if cifar { 1 } else { 2 };
+    let layers = [
+        conv_bn(1, 32, 3, stem_stride, 1),
+        vec![plain(Node::Relu6, "relu1")],
+    ]
+    .concat();
+    let mut in_c = 32;
+    let stages = MOBILENET_V2_STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, c, n, s))| {
+            // kuangliu's CIFAR version runs stage 2 at stride 1.
+            let s = if cifar && i == 1 { 1 } else { s };
+            let blocks = (0..n)
+                .map(|b| {
+                    let block = inverted_residual(in_c, t, c, if b == 0 { s } else { 1 }, cifar);
+                    in_c = c;
+                    block
+                })
+                .collect();
+            stage(blocks)
+        })
+        .collect();
+    let head = [
+        conv_bn(2, 1280, 1, 1, 0),
+        vec![
+            plain(Node::Relu6, "relu2"),
+            plain(Node::GlobalAvgpool, "avgpool"),
+            plain(Node::Flatten, "flatten"),
+            fc("fc", classes),
+        ],
+    ]
+    .concat();
+    network(stem_name, res, layers, stages, head)
+}
+
+/// Inverted residual: expand 1x1 -> t*C (omitted when t = 1), depthwise 3x3/s pad 1, project 1x1
+/// -> c without activation. Identity shortcut when s = 1 and C = c; with `projection`, stride-1
+/// blocks that change width get a 1x1 conv + BN shortcut (kuangliu's CIFAR version).
+fn inverted_residual(in_c: u32, t: u32, c: u32, s: u32, projection: bool) -> Node {
+    let mut body = Vec::new();
+    if t != 1 {
+        body.extend(conv_bn(1, in_c * t, 1, 1, 0));
+        body.push(plain(Node::Relu6, "relu1"));
+    }
+    body.extend([
+        Node::Depthwise(DepthwiseSpec {
+            name: name("conv2"),
+            input: None,
+            kernel: Pair(3, 3),
+            stride: Pair(s, s),
+            padding: Padding::all(1),
+            multiplier: 1,
+            taps: None,
+        }),
+        plain(Node::Batchnorm, "bn2"),
+        plain(Node::Relu6, "relu2"),
+    ]);
+    body.extend(conv_bn(3, c, 1, 1, 0));
+    let shortcut = match (s, in_c == c) {
+        (1, true) => Vec::new(),
+        (1, false) if projection => vec![
+            conv("shortcut", c, 1, 1, 0),
+            plain(Node::Batchnorm, "shortcut_bn"),
+        ],
+        _ => return block(body),
+    };
+    Node::Residual(ResidualSpec {
+        name: None,
+        input: None,
+        body,
+        shortcut,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node constructors
+
+fn name(n: &str) -> Option<String> {
+    Some(n.to_string())
+}
+
+fn network(
+    name: &str,
+    res: u32,
+    layers: Vec<Node>,
+    stages: Vec<StageSpec>,
+    head: Vec<Node>,
+) -> NetworkSpec {
+    NetworkSpec {
+        name: name.to_string(),
+        input: InputSpec {
+            channels: 3,
+            height: res,
+            width: res,
+        },
+        layers,
+        stages,
+        head,
+    }
+}
+
+fn stage(blocks: Vec<Node>) -> StageSpec {
+    StageSpec { name: None, blocks }
+}
+
+fn block(layers: Vec<Node>) -> Node {
+    Node::Block(BlockSpec {
+        name: None,
+        input: None,
+        layers,
+    })
+}
+
+/// A square dense convolution `k`x`k`, stride `s`, zero padding `p` on every side.
+fn conv(n: &str, out: u32, k: u32, s: u32, p: u32) -> Node {
+    Node::Conv(ConvSpec {
+        name: name(n),
+        input: None,
+        out_channels: out,
+        kernel: Pair(k, k),
+        stride: Pair(s, s),
+        padding: Padding::all(p),
+        groups: 1,
+        taps: None,
+    })
+}
+
+/// `conv{i}` followed by `bn{i}`.
+fn conv_bn(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
+    vec![
+        conv(&format!("conv{i}"), out, k, s, p),
+        plain(Node::Batchnorm, &format!("bn{i}")),
+    ]
+}
+
+/// Makes a conv read the tensor named `src` instead of the previous node's output.
+fn with_input(node: Node, src: &str) -> Node {
+    match node {
+        Node::Conv(c) => Node::Conv(ConvSpec {
+            input: name(src),
+            ..c
+        }),
+        other => unreachable!("with_input is only used on convolutions, got {other:?}"),
+    }
+}
+
+fn fc(n: &str, out: u32) -> Node {
+    Node::Fc(FcSpec {
+        name: name(n),
+        input: None,
+        out_features: out,
+    })
+}
+
+/// A parameterless layer such as `plain(Node::Relu, "relu")`.
+fn plain(kind: fn(Plain) -> Node, n: &str) -> Node {
+    kind(Plain {
+        name: name(n),
+        input: None,
+    })
+}
