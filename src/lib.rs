@@ -3,5 +3,9 @@
 //! Data flow: `net` (spec -> resolved layers) -> `packing` (closed-form counts per protocol) ->
 //! `report` (table / CSV / JSON). `he` holds ring and key facts shared by the counters.
 
+pub mod cost;
 pub mod error;
+pub mod he;
 pub mod net;
+pub mod packing;
+pub mod report;

@@ -291,11 +291,11 @@ impl Builder<'_> {
             match out {
                 Ok(out) => {
                     cur = out;
-                    if let Some(n) = node.name() {
-                        if let Err(e) = self.bind(n, out, &path) {
-                            result = Err(e);
-                            break;
-                        }
+                    if let Some(n) = node.name()
+                        && let Err(e) = self.bind(n, out, &path)
+                    {
+                        result = Err(e);
+                        break;
                     }
                 }
                 Err(e) => {
@@ -450,7 +450,7 @@ impl Builder<'_> {
         if c.groups == 0 {
             return Err(e("groups must be positive".into()));
         }
-        if x.c % c.groups != 0 || c.out_channels % c.groups != 0 {
+        if !x.c.is_multiple_of(c.groups) || !c.out_channels.is_multiple_of(c.groups) {
             return Err(e(format!(
                 "groups = {} must divide both the input channels ({}) and out_channels ({})",
                 c.groups, x.c, c.out_channels

@@ -1,0 +1,86 @@
+//! Operation counts: exact integers, no timing inside (pricing is a separate step).
+
+use serde::Serialize;
+use std::ops::{Add, AddAssign};
+
+/// What one layer (or a sum of layers) costs under a packing, in HE operations and traffic.
+///
+/// Column meanings (background.md sections 2 and 3): `internal_rot` rotates input ciphertexts by
+/// kernel-window offsets; `external_rot` moves partial sums across channel blocks (row rotations by
+/// multiples of the block size and row swaps); `key_switch` prices both under the key policy;
+/// `scmult` = ciphertext x plaintext products; `add` = ciphertext additions (mask additions
+/// included); `ct_up`/`ct_down` = ciphertexts client->server / server->client; `bytes_*` their
+/// serialized size; `mod_switch`, `enc`, `dec` = modulus switches, encryptions (client inputs and
+/// server masks) and client decryptions.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct OpCounts {
+    pub internal_rot: u64,
+    pub external_rot: u64,
+    pub key_switch: u64,
+    pub scmult: u64,
+    pub add: u64,
+    pub ct_up: u64,
+    pub ct_down: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub mod_switch: u64,
+    pub enc: u64,
+    pub dec: u64,
+}
+
+impl OpCounts {
+    /// Every field multiplied by `k` (k identical sub-computations).
+    pub fn times(self, k: u64) -> OpCounts {
+        OpCounts {
+            internal_rot: self.internal_rot * k,
+            external_rot: self.external_rot * k,
+            key_switch: self.key_switch * k,
+            scmult: self.scmult * k,
+            add: self.add * k,
+            ct_up: self.ct_up * k,
+            ct_down: self.ct_down * k,
+            bytes_up: self.bytes_up * k,
+            bytes_down: self.bytes_down * k,
+            mod_switch: self.mod_switch * k,
+            enc: self.enc * k,
+            dec: self.dec * k,
+        }
+    }
+
+    /// Total rotations (internal + external).
+    pub fn rotations(&self) -> u64 {
+        self.internal_rot + self.external_rot
+    }
+}
+
+impl Add for OpCounts {
+    type Output = OpCounts;
+    fn add(self, o: OpCounts) -> OpCounts {
+        OpCounts {
+            internal_rot: self.internal_rot + o.internal_rot,
+            external_rot: self.external_rot + o.external_rot,
+            key_switch: self.key_switch + o.key_switch,
+            scmult: self.scmult + o.scmult,
+            add: self.add + o.add,
+            ct_up: self.ct_up + o.ct_up,
+            ct_down: self.ct_down + o.ct_down,
+            bytes_up: self.bytes_up + o.bytes_up,
+            bytes_down: self.bytes_down + o.bytes_down,
+            mod_switch: self.mod_switch + o.mod_switch,
+            enc: self.enc + o.enc,
+            dec: self.dec + o.dec,
+        }
+    }
+}
+
+impl AddAssign for OpCounts {
+    fn add_assign(&mut self, o: OpCounts) {
+        *self = *self + o;
+    }
+}
+
+impl std::iter::Sum for OpCounts {
+    fn sum<I: Iterator<Item = OpCounts>>(iter: I) -> OpCounts {
+        iter.fold(OpCounts::default(), Add::add)
+    }
+}

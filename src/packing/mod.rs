@@ -1,0 +1,176 @@
+//! Closed-form counters: how a resolved layer is laid onto ciphertexts and what that costs.
+//!
+//! `simd` is the CrypTFlow2 SCI_HE counter (background.md section 3, EzPC `SCI/src/LinearHE/`);
+//! `gazelle` holds the Gazelle input/output-rotation and GALA kernel-grouping formulas (3.10).
+
+pub mod gazelle;
+pub mod simd;
+
+use crate::cost::OpCounts;
+use crate::he::KeyPolicy;
+use crate::net::{Conv, Layer, Network, Op};
+use serde::Serialize;
+
+/// Which packing / framework to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// CrypTFlow2 SCI_HE: exactly the EzPC code's logic.
+    Cryptflow2,
+    /// Gazelle convolution with input rotations (IR).
+    GazelleInput,
+    /// Gazelle convolution with output rotations (OR).
+    GazelleOutput,
+    /// GALA kernel grouping (rotate the cn per-offset sums once per output ciphertext).
+    Gala,
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Cryptflow2 => "cryptflow2",
+            Protocol::GazelleInput => "gazelle-input",
+            Protocol::GazelleOutput => "gazelle-output",
+            Protocol::Gala => "gala",
+        }
+    }
+
+    /// The key policy the framework's code uses: SEAL's default power-of-two keys for SCI_HE,
+    /// one key per step for Gazelle (`GetAutomorphismKey`) and GALA (built on Gazelle's library).
+    pub fn default_key_policy(&self) -> KeyPolicy {
+        match self {
+            Protocol::Cryptflow2 => KeyPolicy::Pow2,
+            _ => KeyPolicy::PerStep,
+        }
+    }
+
+    /// Default ring degree: the minimum per-layer degree for SCI_HE (8192, utils-HE.cpp); the fixed
+    /// slot count n = 2048 of the Gazelle and GALA papers.
+    pub fn default_ring_degree(&self) -> u64 {
+        match self {
+            Protocol::Cryptflow2 => 8192,
+            _ => 2048,
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Counting settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CountConfig {
+    pub protocol: Protocol,
+    pub key_policy: KeyPolicy,
+    /// CrypTFlow2: the minimum ring degree of the per-layer choice (default 8192). Gazelle/GALA:
+    /// the ring degree (default 2048).
+    pub ring_degree: u64,
+}
+
+impl CountConfig {
+    /// The framework's own settings for `protocol`.
+    pub fn new(protocol: Protocol) -> CountConfig {
+        CountConfig {
+            protocol,
+            key_policy: protocol.default_key_policy(),
+            ring_degree: protocol.default_ring_degree(),
+        }
+    }
+
+    /// Bits of the ciphertext modulus the protocol uses at its largest (fresh) level, for the
+    /// security check: SCI_HE {60, 60, 60, 38} = 218 bits (utils-HE.cpp); Gazelle's single 60-bit q.
+    pub fn log_q(&self) -> u32 {
+        match self.protocol {
+            Protocol::Cryptflow2 => 218,
+            _ => gazelle::LOG_Q,
+        }
+    }
+
+    /// Ring degrees that may be used (for the security warning): every power of two from the
+    /// configured degree up to SCI_HE's maximum for CrypTFlow2; the fixed degree otherwise.
+    pub fn check_security(&self) -> Option<String> {
+        crate::he::security_warning(self.ring_degree, self.log_q())
+    }
+}
+
+/// Counts of one layer, with the ring degree `n` and channels per ciphertext `cn` used (for a
+/// strided convolution, those of its first and largest sub-convolution; `None` for layers with no
+/// HE work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LayerCost {
+    pub counts: OpCounts,
+    pub n: Option<u64>,
+    pub cn: Option<u64>,
+}
+
+/// A layer the protocol cannot run (for example an image too large for any ring degree).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for CountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "layer `{}`: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for CountError {}
+
+/// Counts one layer under `cfg`.
+pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountError> {
+    let r = match &layer.op {
+        Op::Conv(c) => conv(layer, c, cfg),
+        Op::Fc => match cfg.protocol {
+            Protocol::Gala => gazelle::fc_gala(layer.input.c as u64, layer.output.c as u64, cfg),
+            Protocol::Cryptflow2 => simd::fc(layer.input.c as u64, layer.output.c as u64, cfg),
+            _ => gazelle::fc_hybrid(layer.input.c as u64, layer.output.c as u64, cfg),
+        },
+        Op::BatchNorm { folded: false } => match cfg.protocol {
+            Protocol::Cryptflow2 => Ok(simd::elementwise(layer.input.elems(), cfg)),
+            _ => Ok(gazelle::elementwise(layer.input.elems(), cfg)),
+        },
+        // Folded BN, non-linear layers and local operations: no HE work (non-linear protocol costs
+        // are a separate model).
+        _ => Ok(LayerCost::default()),
+    };
+    r.map_err(|message| CountError {
+        path: layer.path.clone(),
+        message,
+    })
+}
+
+fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
+    match cfg.protocol {
+        Protocol::Cryptflow2 => simd::conv(layer.input, layer.output.c, c, cfg),
+        p => gazelle::conv(layer.input, layer.output.c, c, p, cfg),
+    }
+}
+
+/// Counts every layer of a network, in order.
+pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>, CountError> {
+    net.layers.iter().map(|l| count_layer(l, cfg)).collect()
+}
+
+/// One phase `(r, c)` of Gazelle's strided decomposition (background.md 3.5): the taps
+/// `(dy, dx)` of the kernel with `dy = r mod sh` and `dx = c mod sw`, re-indexed as
+/// `((dy - r)/sh, (dx - c)/sw)` in the sub-filter.
+pub(crate) fn phase_taps(
+    c: &Conv,
+    r: u32,
+    col: u32,
+) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
+    c.taps
+        .iter()
+        .filter(move |(dy, dx)| dy % c.sh == r && dx % c.sw == col)
+        .map(move |(dy, dx)| (((dy - r) / c.sh) as u64, ((dx - col) / c.sw) as u64))
+}
+
+/// `ceil(a / b)` for `b > 0`.
+pub(crate) fn ceil_div(a: u64, b: u64) -> u64 {
+    a.div_ceil(b)
+}

@@ -1,0 +1,408 @@
+//! CrypTFlow2 SCI_HE SIMD packing, counted exactly as the EzPC code runs it.
+//!
+//! Sources (read-only): mpc-msri/EzPC `SCI/src/LinearHE/conv-field.cpp` (`ConvField::configure`,
+//! `filter_rotations`, `HE_preprocess_filters_OP`, `HE_conv_OP`, `HE_output_rotations`,
+//! `ConvField::convolution`), `fc-field.cpp` (`FCField::configure`, `fc_online`),
+//! `elemwise-prod-field.cpp`, `utils-HE.cpp` (moduli {60, 60, 60, 38}: 3 data primes up, 1 down).
+//! Derivations: background.md sections 3.1-3.8 and 5.2-5.3.
+
+use super::{CountConfig, LayerCost, ceil_div, phase_taps};
+use crate::cost::OpCounts;
+use crate::he::{KeyPolicy, ROW_SWAP_KEY_SWITCHES, next_pow2, rotation_key_switches};
+use crate::net::{Conv, Shape};
+use std::sync::OnceLock;
+
+/// SCI_HE's largest ring degree (EzPC raises SEAL's limit to 65536, `SCI/cmake/seal.patch`).
+pub const N_MAX: u64 = 65536;
+/// Data primes of a client->server ciphertext ({60, 60, 60} + the special 38-bit prime).
+pub const PRIMES_UP: u64 = 3;
+/// Data primes of a returned ciphertext (after the final modulus switch).
+pub const PRIMES_DOWN: u64 = 1;
+
+/// SEAL serializes each RNS coefficient as a 64-bit word: `2 * N * L * 8` bytes per ciphertext.
+pub fn ct_bytes(n: u64, primes: u64) -> u64 {
+    2 * n * primes * 8
+}
+
+/// Ring degree of a non-strided (sub-)convolution on a stored `h x w` image:
+/// `min(N_MAX, max(n_min, 2*next_pow2(h*w)))` (`ConvField::non_strided_conv`).
+pub fn conv_ring_degree(h: u64, w: u64, n_min: u64) -> u64 {
+    N_MAX.min(n_min.max(2 * next_pow2(h * w)))
+}
+
+/// Key switches of the external rotations of one pair member: the steps
+/// `-((hc - r) mod hc) * S` for `r = 1 .. hc-1`. Scaling by the power of two S maps the NAF of `-j`
+/// at row length `hc` onto the NAF of `-j*S` at row length `N/2 = hc*S`, so the sum depends on `hc`
+/// only; it is tabulated once per power of two.
+fn external_pair_key_switches(hc: u64, policy: KeyPolicy) -> u64 {
+    match policy {
+        KeyPolicy::PerStep => hc - 1,
+        KeyPolicy::Pow2 => {
+            static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
+            let table = TABLE.get_or_init(|| {
+                (0..16)
+                    .map(|e| {
+                        let hc = 1u64 << e;
+                        (1..hc)
+                            .map(|j| rotation_key_switches(-(j as i64), 2 * hc, KeyPolicy::Pow2))
+                            .sum()
+                    })
+                    .collect()
+            });
+            table[hc.trailing_zeros() as usize]
+        }
+    }
+}
+
+/// Number of in-row offsets `r in [0, hc)` for which the mask of one (half-permutation, input
+/// ciphertext) pair is not all zero (`HE_preprocess_filters_OP`; all-zero masks are skipped by
+/// `HE_conv_OP`). Half `h` of the input ciphertext holds `n[h]` channels; its products land on
+/// output channels `base_h + ((chan - r) mod hc)`, of which those below `co` exist, i.e. offsets
+/// below `lim[h] = co - base_h`. With `a = (-r) mod hc` the offsets form the run `a .. a+n-1 (mod
+/// hc)`, which has a member below `lim` iff it wraps (`a >= hc - n + 1`) or `a < lim`.
+fn live_offsets(hc: u64, n: [u64; 2], lim: [i64; 2]) -> u64 {
+    let mut prefix = 0u64; // [0, prefix)
+    let mut suffix_start = hc; // [suffix_start, hc)
+    let mut active = false;
+    for h in 0..2 {
+        if n[h] > 0 && lim[h] > 0 {
+            active = true;
+            prefix = prefix.max((lim[h] as u64).min(hc));
+            suffix_start = suffix_start.min(hc + 1 - n[h]);
+        }
+    }
+    if !active {
+        return 0;
+    }
+    let suffix_start = suffix_start.min(hc);
+    prefix + (hc - suffix_start) - prefix.saturating_sub(suffix_start)
+}
+
+/// Geometry of one SCI_HE non-strided (sub-)convolution (`ConvField::configure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SciLayout {
+    pub n: u64,
+    /// Slots per channel block, `next_pow2(h*w)`.
+    pub s: u64,
+    /// Channels per row (`chans_per_half`).
+    pub hc: u64,
+    pub inp_ct: u64,
+    pub out_ct: u64,
+    pub inp_halves: u64,
+    pub out_halves: u64,
+    pub half_perms: u64,
+    /// Intermediate (partial-sum) ciphertexts, `half_perms * hc`.
+    pub convs: u64,
+}
+
+impl SciLayout {
+    /// Errors when a channel does not fit half a ciphertext at the largest ring degree.
+    pub fn new(h: u64, w: u64, ci: u64, co: u64, n_min: u64) -> Result<SciLayout, String> {
+        let n = conv_ring_degree(h, w, n_min);
+        let s = next_pow2(h * w);
+        if s > n / 2 {
+            return Err(format!(
+                "a {h}x{w} (stored) channel needs {s} slots, more than half of the largest SCI_HE ring degree {N_MAX}"
+            ));
+        }
+        let hc = n / 2 / s;
+        let cn = 2 * hc;
+        let out_halves = ceil_div(co, hc);
+        let half_perms = if out_halves % 2 == 1 && out_halves > 1 {
+            out_halves + 1
+        } else {
+            out_halves
+        };
+        Ok(SciLayout {
+            n,
+            s,
+            hc,
+            inp_ct: ceil_div(ci, cn),
+            out_ct: ceil_div(co, cn),
+            inp_halves: ceil_div(ci, hc),
+            out_halves,
+            half_perms,
+            convs: half_perms * hc,
+        })
+    }
+
+    pub fn cn(&self) -> u64 {
+        2 * self.hc
+    }
+
+    /// Channels of input ciphertext `c` in half `h`.
+    fn in_half(&self, ci: u64, c: u64, h: u64) -> u64 {
+        ci.saturating_sub((2 * c + h) * self.hc).min(self.hc)
+    }
+
+    /// Non-zero (partial sum, input ciphertext) mask pairs per tap, summed over all pairs: the
+    /// ScMult count is this times the number of taps. Input ciphertexts before the last are full,
+    /// output ciphertexts before the last see every offset, so four classes suffice.
+    pub fn live_masks(&self, ci: u64, co: u64) -> u64 {
+        let hc = self.hc;
+        let cn = 2 * hc;
+        let per = |c: u64, k: u64| -> u64 {
+            let n = [self.in_half(ci, c, 0), self.in_half(ci, c, 1)];
+            let base = (k * cn) as i64;
+            let co = co as i64;
+            let hci = hc as i64;
+            let second = if self.out_halves > 1 { hci } else { 0 };
+            let mut t = live_offsets(hc, n, [co - base, co - base - second]);
+            if self.half_perms > 1 {
+                t += live_offsets(hc, n, [co - base - hci, co - base]);
+            }
+            t
+        };
+        let (li, lo) = (self.inp_ct - 1, self.out_ct - 1);
+        li * lo * per(0, 0) + li * per(0, lo) + lo * per(li, 0) + per(li, lo)
+    }
+
+    /// Whether the single half-permutation needs the column fold (`out_halves == 1`, inputs in
+    /// both rows).
+    fn column_fold(&self) -> u64 {
+        (self.out_halves == 1 && self.inp_halves > 1) as u64
+    }
+
+    /// External (output) rotations and their key switches (`HE_output_rotations`).
+    pub fn external(&self, policy: KeyPolicy) -> (u64, u64) {
+        let pair_ks = external_pair_key_switches(self.hc, policy);
+        if self.out_halves > 1 {
+            let rot = self.out_ct * (2 * (self.hc - 1) + 1);
+            let ks = self.out_ct * (2 * pair_ks + ROW_SWAP_KEY_SWITCHES);
+            (rot, ks)
+        } else {
+            let fold = self.column_fold();
+            (self.hc - 1 + fold, pair_ks + fold * ROW_SWAP_KEY_SWITCHES)
+        }
+    }
+}
+
+/// Internal rotations and key switches of one input ciphertext: one rotation by
+/// `dy*w + dx` per tap, anchored at the sub-filter's top-left position (step 0 is a copy)
+/// (`filter_rotations` with the padding already materialised).
+fn internal_per_ct(
+    taps: impl Iterator<Item = (u64, u64)>,
+    w: u64,
+    n: u64,
+    policy: KeyPolicy,
+) -> (u64, u64, u64) {
+    let (mut t, mut rot, mut ks) = (0, 0, 0);
+    for (dy, dx) in taps {
+        t += 1;
+        let step = dy * w + dx;
+        if step != 0 {
+            rot += 1;
+            ks += rotation_key_switches(step as i64, n, policy);
+        }
+    }
+    (t, rot, ks)
+}
+
+/// Counts of one dense non-strided SCI_HE convolution on a stored `h x w` image (background.md
+/// 3.4). Returns the counts and the layout.
+pub fn dense_subconv(
+    h: u64,
+    w: u64,
+    ci: u64,
+    co: u64,
+    taps: impl Iterator<Item = (u64, u64)>,
+    cfg: &CountConfig,
+) -> Result<(OpCounts, SciLayout), String> {
+    let l = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+    let (t, rot_per_ct, ks_per_ct) = internal_per_ct(taps, w, l.n, cfg.key_policy);
+    let (ext_rot, ext_ks) = l.external(cfg.key_policy);
+    let scmult = l.live_masks(ci, co) * t;
+    let counts = OpCounts {
+        internal_rot: l.inp_ct * rot_per_ct,
+        external_rot: ext_rot,
+        key_switch: l.inp_ct * ks_per_ct + ext_ks,
+        scmult,
+        // One add per product (into the zero ciphertext), one per partial sum into its
+        // half-permutation, one per half-permutation into the result, the column fold, the mask.
+        add: scmult + l.convs + l.half_perms + l.column_fold() + l.out_ct,
+        ct_up: l.inp_ct,
+        ct_down: l.out_ct,
+        bytes_up: l.inp_ct * ct_bytes(l.n, PRIMES_UP),
+        bytes_down: l.out_ct * ct_bytes(l.n, PRIMES_DOWN),
+        // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1.
+        mod_switch: l.convs + 2 * l.out_ct,
+        enc: l.inp_ct + l.out_ct,
+        dec: l.out_ct,
+    };
+    Ok((counts, l))
+}
+
+/// Counts of one grouped non-strided convolution whose groups of `g` input and `g` output channels
+/// sit in consecutive blocks of one row (`g` divides `hc`), background.md 5.2-5.3. Output channel
+/// `o` only mixes inputs of its own group, i.e. in-row offsets `d` with `|d| < g`: `2g - 1` partial
+/// sums per ciphertext (`hc` when `g == hc`, where offsets already wrap mod g), each rotated by its
+/// offset except offset 0. Depthwise is `g = 1`: one partial sum, no external rotation.
+pub fn small_group_subconv(
+    h: u64,
+    w: u64,
+    c: u64,
+    g: u64,
+    taps: impl Iterator<Item = (u64, u64)>,
+    cfg: &CountConfig,
+) -> Result<(OpCounts, SciLayout), String> {
+    let l = SciLayout::new(h, w, c, c, cfg.ring_degree)?;
+    debug_assert!(l.hc % g == 0);
+    let (t, rot_per_ct, ks_per_ct) = internal_per_ct(taps, w, l.n, cfg.key_policy);
+    let partials = if g == l.hc { l.hc } else { 2 * g - 1 };
+    let ext_ks_per_ct = match cfg.key_policy {
+        KeyPolicy::PerStep => partials - 1,
+        KeyPolicy::Pow2 if g == l.hc => external_pair_key_switches(l.hc, KeyPolicy::Pow2),
+        KeyPolicy::Pow2 => {
+            // Offsets +d and -d, d = 1 .. g-1, by d*S slots: the NAF weight of d each way (d < hc/2,
+            // so no half-row digit).
+            (1..g)
+                .map(|d| 2 * crate::he::naf_weight(d as i64) as u64)
+                .sum()
+        }
+    };
+    let ct = l.inp_ct;
+    let scmult = ct * partials * t;
+    let counts = OpCounts {
+        internal_rot: ct * rot_per_ct,
+        external_rot: ct * (partials - 1),
+        key_switch: ct * (ks_per_ct + ext_ks_per_ct),
+        scmult,
+        add: scmult + ct * (partials + 1),
+        ct_up: ct,
+        ct_down: ct,
+        bytes_up: ct * ct_bytes(l.n, PRIMES_UP),
+        bytes_down: ct * ct_bytes(l.n, PRIMES_DOWN),
+        mod_switch: ct * (partials + 2),
+        enc: 2 * ct,
+        dec: ct,
+    };
+    Ok((counts, l))
+}
+
+/// A convolution under SCI_HE: Gazelle's strided decomposition as `ConvField::convolution` does it
+/// (background.md 3.5), each non-empty sub-convolution counted on its own stored sub-image.
+/// Grouped convolutions: consecutive-block packing when the group size divides `hc` (depthwise
+/// included), otherwise `groups` independent dense convolutions (5.3).
+pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
+    let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
+    let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
+    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
+    let limit_h = fh + (hp - fh) / sh * sh;
+    let limit_w = fw + (wp - fw) / sw * sw;
+    let groups = c.groups as u64;
+    let g_in = input.c as u64 / groups;
+    let g_out = co as u64 / groups;
+    let mut total = LayerCost::default();
+    for r in 0..c.sh {
+        for col in 0..c.sw {
+            let taps = phase_taps(c, r, col);
+            if taps.clone().next().is_none() {
+                continue; // empty sub-filter: skipped
+            }
+            let lh = ceil_div(limit_h - r as u64, sh);
+            let lw = ceil_div(limit_w - col as u64, sw);
+            let (counts, layout) = if groups == 1 {
+                dense_subconv(lh, lw, g_in, g_out, taps, cfg)?
+            } else {
+                let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
+                if g_in == g_out && probe.hc % g_in == 0 {
+                    small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?
+                } else {
+                    let (one, l) = dense_subconv(lh, lw, g_in, g_out, taps, cfg)?;
+                    (one.times(groups), l)
+                }
+            };
+            if total.n.is_none() {
+                total.n = Some(layout.n);
+                total.cn = Some(layout.cn());
+            }
+            total.counts += counts;
+        }
+    }
+    Ok(total)
+}
+
+/// A fully connected layer `ni -> no` by the hybrid method of `fc-field.cpp` (background.md 3.6),
+/// at ring degree `min(N_MAX, max(n_min, 2*next_pow2(ni)))`.
+pub fn fc(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String> {
+    let n = N_MAX.min(cfg.ring_degree.max(2 * next_pow2(ni)));
+    let (mut counts, pack_num) = hybrid_fc_counts(ni, no, n, cfg.key_policy)?;
+    counts.bytes_up = ct_bytes(n, PRIMES_UP);
+    counts.bytes_down = ct_bytes(n, PRIMES_DOWN);
+    // Result 3 -> 2 primes, mask 3 -> 2, result 2 -> 1 after flooding.
+    counts.mod_switch = 3;
+    Ok(LayerCost {
+        counts,
+        n: Some(n),
+        cn: Some(pack_num),
+    })
+}
+
+/// Operation counts of the hybrid FC at ring degree `n` (`fc_online`), without bytes and modulus
+/// switches: `pack_num = n / ni'` copies of the input, `d = ceil(no' / pack_num)` diagonals, the
+/// input rotated by `1 .. d-1` (diagonals at or past `no` hold no weight and are skipped:
+/// `enc_mat[ct_idx].is_zero()`), then rotate-and-sum by `d, 2d, ... < ni'` (powers of two: one key
+/// switch each; a step of n/2 is the row swap). Returns the counts and `pack_num`.
+pub fn hybrid_fc_counts(
+    ni: u64,
+    no: u64,
+    n: u64,
+    policy: KeyPolicy,
+) -> Result<(OpCounts, u64), String> {
+    let ni2 = next_pow2(ni);
+    let no2 = next_pow2(no);
+    if ni2 > n {
+        return Err(format!(
+            "an FC input of {ni} values does not fit one ciphertext of {n} slots"
+        ));
+    }
+    let pack_num = n / ni2;
+    let d = ceil_div(no2, pack_num);
+    let live = d.min(no);
+    let internal_ks: u64 = (1..live)
+        .map(|k| rotation_key_switches(k as i64, n, policy))
+        .sum();
+    let ext = if d < ni2 {
+        (ni2 / d).trailing_zeros() as u64
+    } else {
+        0
+    };
+    let counts = OpCounts {
+        internal_rot: live - 1,
+        external_rot: ext,
+        key_switch: internal_ks + ext,
+        scmult: live,
+        add: live + ext + 1,
+        ct_up: 1,
+        ct_down: 1,
+        enc: 2,
+        dec: 1,
+        ..OpCounts::default()
+    };
+    Ok((counts, pack_num))
+}
+
+/// An element-wise product layer (unfolded batch norm as a per-channel scale), as
+/// `elemwise-prod-field.cpp` runs it: the `len` values packed densely at the base ring degree,
+/// one product, one mask add and two modulus switches per ciphertext, no rotation.
+pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
+    let n = cfg.ring_degree;
+    let ct = ceil_div(len, n);
+    let counts = OpCounts {
+        scmult: ct,
+        add: ct,
+        ct_up: ct,
+        ct_down: ct,
+        bytes_up: ct * ct_bytes(n, PRIMES_UP),
+        bytes_down: ct * ct_bytes(n, PRIMES_DOWN),
+        mod_switch: 2 * ct,
+        enc: 2 * ct,
+        dec: ct,
+        ..OpCounts::default()
+    };
+    LayerCost {
+        counts,
+        n: Some(n),
+        cn: None,
+    }
+}
