@@ -210,3 +210,60 @@ proptest! {
         prop_assert_eq!(OpCounts { key_switch: 0, ..per }, OpCounts { key_switch: 0, ..pow });
     }
 }
+
+#[test]
+fn depthwise_under_gala_never_crosses_channels() {
+    // 16x16, 192 channels, 3x3 SAME at n = 2048: footprint 256, cn = 8, 24 ciphertexts; per
+    // ciphertext 8 rotations and 9 products; no external rotation.
+    let n = net(
+        r#"{"type": "depthwise", "kernel": 3, "padding": 1}"#,
+        192,
+        16,
+        16,
+    );
+    for p in [
+        Protocol::Gala,
+        Protocol::GazelleOutput,
+        Protocol::GazelleInput,
+    ] {
+        let c = counts(&n, p);
+        assert_eq!(
+            (c.ct_up, c.ct_down, c.internal_rot, c.external_rot, c.scmult),
+            (24, 24, 192, 0, 216),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn unfolded_batchnorm_is_an_elementwise_product() {
+    // BN on the network input (no conv before it): 64x56x56 = 200,704 values.
+    let n = net(r#"{"type": "batchnorm"}"#, 64, 56, 56);
+    // SCI_HE, N = 8192: ceil(200704/8192) = 25 ciphertexts, one product and one mask add each;
+    // 25 * 2*8192*3*8 = 9,830,400 bytes up, 25 * 2*8192*8 = 3,276,800 down.
+    let c = counts(&n, Protocol::Cryptflow2);
+    assert_eq!(
+        (c.ct_up, c.scmult, c.add, c.internal_rot + c.external_rot),
+        (25, 25, 25, 0)
+    );
+    assert_eq!((c.bytes_up, c.bytes_down), (9_830_400, 3_276_800));
+    // n = 2048: 98 ciphertexts of 32,768 bytes each way.
+    let g = counts(&n, Protocol::Gala);
+    assert_eq!(
+        (g.ct_up, g.scmult, g.bytes_up, g.bytes_down),
+        (98, 98, 98 * 32768, 98 * 32768)
+    );
+    // After a conv it is folded: no cost.
+    let f = net(
+        r#"{"type": "conv", "out_channels": 8, "kernel": 1}, {"type": "batchnorm"}"#,
+        8,
+        4,
+        4,
+    );
+    assert_eq!(
+        count_layer(&f.layers[1], &CountConfig::new(Protocol::Cryptflow2))
+            .unwrap()
+            .counts,
+        OpCounts::default()
+    );
+}

@@ -165,6 +165,32 @@ pub fn conv(
                 KeyPolicy::Pow2 => naf_weight(step) as u64,
             };
             let step_ks: u64 = steps.iter().map(|&s| ks_of(s)).sum();
+            if g_in == 1 && g_out == 1 && groups > 1 {
+                // Depthwise: channels packed cn per ciphertext, each output stays in its input's
+                // block: T products and T - 1 rotations per ciphertext, nothing crosses channels
+                // (background.md 5.2, the SIMD-native form).
+                let p = Packed::new(footprint, groups, groups, n);
+                let counts = OpCounts {
+                    internal_rot: p.inp_ct * (t - 1),
+                    key_switch: p.inp_ct * step_ks,
+                    scmult: p.inp_ct * t,
+                    add: p.inp_ct * t,
+                    ct_up: p.inp_ct,
+                    ct_down: p.out_ct,
+                    bytes_up: p.inp_ct * ct_bytes(n),
+                    bytes_down: p.out_ct * ct_bytes(n),
+                    enc: p.inp_ct + p.out_ct,
+                    dec: p.out_ct,
+                    ..OpCounts::default()
+                };
+                if total.n.is_none() {
+                    total.n = Some(n);
+                    total.cn = Some(p.cn);
+                }
+                total.counts += counts;
+                continue;
+            }
+            // Other grouped convolutions: `groups` independent convolutions.
             let p = Packed::new(footprint, g_in, g_out, n);
             let diag_total = p.sum_pairs(|a, o| diagonals(p.cn, a, o));
             let scmult = t * diag_total;
