@@ -90,6 +90,8 @@ pub struct Layer {
     pub op: Op,
     pub input: Shape,
     pub output: Shape,
+    /// The layer reads the network input (held whole by the client, not secret-shared).
+    pub reads_input: bool,
 }
 
 impl Layer {
@@ -165,6 +167,8 @@ struct Builder<'a> {
     tensors: Vec<Tensor>,
     scopes: Vec<HashMap<String, usize>>,
     layers: Vec<Layer>,
+    /// The tensor the node being processed reads.
+    current_src: usize,
 }
 
 /// Resolves a spec; `file` names the source in error messages.
@@ -188,6 +192,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
         }],
         scopes: vec![HashMap::from([("input".to_string(), 0)])],
         layers: Vec::new(),
+        current_src: 0,
     };
     let mut cur = 0;
     cur = b.list(&spec.layers, "", "layers", cur, false)?;
@@ -318,16 +323,19 @@ impl Builder<'_> {
         output: Shape,
         producer: Producer,
     ) -> usize {
+        let reads_input = self.current_src == 0;
         self.layers.push(Layer {
             path: path.to_string(),
             op,
             input,
             output,
+            reads_input,
         });
         self.new_tensor(output, producer)
     }
 
     fn node(&mut self, node: &Node, path: &str, src: usize) -> Result<usize, SpecError> {
+        self.current_src = src;
         let x = self.tensors[src].shape;
         match node {
             Node::Conv(c) => self.conv(c, path, x),

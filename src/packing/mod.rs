@@ -3,6 +3,7 @@
 //! `simd` is the CrypTFlow2 SCI_HE counter (background.md section 3, EzPC `SCI/src/LinearHE/`);
 //! `gazelle` holds the Gazelle input/output-rotation and GALA kernel-grouping formulas (3.10).
 
+pub mod coeff;
 pub mod gazelle;
 pub mod simd;
 
@@ -23,6 +24,8 @@ pub enum Protocol {
     GazelleOutput,
     /// GALA kernel grouping (rotate the cn per-offset sums once per output ciphertext).
     Gala,
+    /// Cheetah coefficient packing, as OpenCheetah runs it.
+    Cheetah,
 }
 
 impl Protocol {
@@ -32,6 +35,7 @@ impl Protocol {
             Protocol::GazelleInput => "gazelle-input",
             Protocol::GazelleOutput => "gazelle-output",
             Protocol::Gala => "gala",
+            Protocol::Cheetah => "cheetah",
         }
     }
 
@@ -45,13 +49,23 @@ impl Protocol {
     }
 
     /// Default ring degree: the minimum per-layer degree for SCI_HE (8192, utils-HE.cpp); the fixed
-    /// slot count n = 2048 of the Gazelle and GALA papers.
+    /// slot count n = 2048 of the Gazelle and GALA papers; OpenCheetah's N = 4096.
     pub fn default_ring_degree(&self) -> u64 {
         match self {
             Protocol::Cryptflow2 => 8192,
+            Protocol::Cheetah => 4096,
             _ => 2048,
         }
     }
+
+    /// Every protocol, in the order tables list them.
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Cryptflow2,
+        Protocol::GazelleInput,
+        Protocol::GazelleOutput,
+        Protocol::Gala,
+        Protocol::Cheetah,
+    ];
 }
 
 impl std::fmt::Display for Protocol {
@@ -66,8 +80,10 @@ pub struct CountConfig {
     pub protocol: Protocol,
     pub key_policy: KeyPolicy,
     /// CrypTFlow2: the minimum ring degree of the per-layer choice (default 8192). Gazelle/GALA:
-    /// the ring degree (default 2048).
+    /// the ring degree (default 2048). Cheetah: the ring degree (default 4096).
     pub ring_degree: u64,
+    /// Cheetah's moduli, share width, partition and depthwise layout.
+    pub cheetah: coeff::CheetahParams,
 }
 
 impl CountConfig {
@@ -77,6 +93,7 @@ impl CountConfig {
             protocol,
             key_policy: protocol.default_key_policy(),
             ring_degree: protocol.default_ring_degree(),
+            cheetah: coeff::CheetahParams::default(),
         }
     }
 
@@ -85,6 +102,7 @@ impl CountConfig {
     pub fn log_q(&self) -> u32 {
         match self.protocol {
             Protocol::Cryptflow2 => 218,
+            Protocol::Cheetah => self.cheetah.q_bits,
             _ => gazelle::LOG_Q,
         }
     }
@@ -125,6 +143,16 @@ impl std::error::Error for CountError {}
 pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountError> {
     let r = match &layer.op {
         Op::Conv(c) => conv(layer, c, cfg),
+        Op::Fc if cfg.protocol == Protocol::Cheetah => Ok(coeff::fc(
+            layer.input.c as u64,
+            layer.output.c as u64,
+            layer.reads_input,
+            &cfg.cheetah,
+            cfg.ring_degree,
+        )),
+        Op::BatchNorm { folded: false } if cfg.protocol == Protocol::Cheetah => Ok(
+            coeff::batchnorm(layer.input.elems(), &cfg.cheetah, cfg.ring_degree),
+        ),
         Op::Fc => match cfg.protocol {
             Protocol::Gala => gazelle::fc_gala(layer.input.c as u64, layer.output.c as u64, cfg),
             Protocol::Cryptflow2 => simd::fc(layer.input.c as u64, layer.output.c as u64, cfg),
@@ -147,6 +175,14 @@ pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountE
 fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
     match cfg.protocol {
         Protocol::Cryptflow2 => simd::conv(layer.input, layer.output.c, c, cfg),
+        Protocol::Cheetah => coeff::conv(
+            layer.input,
+            layer.output,
+            c,
+            layer.reads_input,
+            &cfg.cheetah,
+            cfg.ring_degree,
+        ),
         p => gazelle::conv(layer.input, layer.output.c, c, p, cfg),
     }
 }

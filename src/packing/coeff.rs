@@ -1,0 +1,359 @@
+//! Cheetah coefficient packing (background.md section 4), counted as OpenCheetah's code runs it.
+//!
+//! Sources (read-only): Alibaba-Gemini-Lab/OpenCheetah `include/gemini/cheetah/shape_inference.cc`
+//! (`Conv2D`: SAME padding, 1x1 sub-sampling, the slice heuristic), `sliced_3d_tensor.h`
+//! (`Conv2DSliceHelper`: overlapping spatial blocks), `hom_conv2d_ss.cc` (`conv2DOneFilter`: one
+//! product per non-zero kernel block, the first without an add; `conv2DSS`: `M * dH * dW` returned
+//! ciphertexts, `truncate_for_decryption`, `removeUnusedCoeffs`), `hom_fc_ss.cc` (`getSplit`),
+//! `hom_bn_ss.cc` and `SCI/src/cheetah/cheetah-api.cpp` (N = 4096, moduli {60, 49},
+//! `setUpForBN`). No rotations and no Galois keys anywhere.
+
+use super::{LayerCost, ceil_div};
+use crate::cost::OpCounts;
+use crate::net::{Conv, Shape};
+use serde::Serialize;
+
+/// How the tensor is cut into polynomial-sized blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Partition {
+    /// OpenCheetah's `shape_inference::Conv2D` heuristic (decides what the real code sends).
+    Heuristic,
+    /// The paper's search minimising the client's ciphertexts (Cheetah Sec. 3.2.1, Appendix C).
+    Search,
+}
+
+/// How depthwise (and other grouped) convolutions are laid out (background.md 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DepthwiseMode {
+    /// Plain HomConv with the zero kernel blocks skipped ("Cheetah A").
+    Homconv,
+    /// Channels stacked HomBN-style so each (input c, kernel c) pair lands in its own window
+    /// (`Cw^2 * Hw * Ww <= N`; "Cheetah B").
+    Stacked,
+}
+
+/// Cheetah parameters (defaults: OpenCheetah's N = 4096, {60, 49}, t = 2^37).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheetahParams {
+    /// Bits of the first ciphertext prime q0 (the one returned ciphertexts keep).
+    pub q0_bits: u32,
+    /// Total bits of all ciphertext primes (no special prime: Cheetah never key-switches).
+    pub q_bits: u32,
+    /// Share bit length l; the plaintext modulus is 2^l.
+    pub plain_bits: u32,
+    pub partition: Partition,
+    pub depthwise: DepthwiseMode,
+}
+
+impl Default for CheetahParams {
+    fn default() -> Self {
+        CheetahParams {
+            q0_bits: 60,
+            q_bits: 109,
+            plain_bits: 37,
+            partition: Partition::Heuristic,
+            depthwise: DepthwiseMode::Homconv,
+        }
+    }
+}
+
+/// Bits kept per coefficient of a returned ciphertext `(c0, c1)` after `truncate_for_decryption`:
+/// switch to q0, then drop `n_delta - 1 - [t not a power of two]` low bits of c0 and
+/// `n_delta - n_var` of c1, with `n_delta = bits(q0) - bits(t)` and
+/// `n_var = floor(log2(12 * N * sqrt(1/18)))`.
+pub fn kept_bits(n: u64, q0_bits: u32, t_bits: u32, t_pow2: bool) -> (u64, u64) {
+    let n_delta = q0_bits as i64 - t_bits as i64;
+    let n_var = (12.0 * n as f64 * (1.0f64 / 18.0).sqrt()).log2().floor() as i64;
+    let c0_drop = (n_delta - 1 - (!t_pow2) as i64).max(0);
+    let c1_drop = (n_delta - n_var).max(0);
+    (
+        (q0_bits as i64 - c0_drop) as u64,
+        (q0_bits as i64 - c1_drop) as u64,
+    )
+}
+
+impl CheetahParams {
+    /// Bytes of one seeded client ciphertext: c0 bit-packed at the primes' widths (c1 is a seed,
+    /// not counted).
+    pub fn bytes_up(&self, n: u64) -> u64 {
+        ceil_div(n * self.q_bits as u64, 8)
+    }
+
+    /// Bytes of `cts` returned ciphertexts holding `used` output coefficients in all, under the
+    /// plaintext modulus of `t_bits` bits: c1 whole at its kept width, c0 only where outputs sit.
+    pub fn bytes_down(&self, n: u64, cts: u64, used: u64, t_bits: u32, t_pow2: bool) -> u64 {
+        let (c0, c1) = kept_bits(n, self.q0_bits, t_bits, t_pow2);
+        ceil_div(cts * n * c1 + used * c0, 8)
+    }
+
+    /// Bit count of the conv/FC plaintext modulus 2^l (SEAL's `bit_count`: l + 1).
+    fn t_bits(&self) -> u32 {
+        self.plain_bits + 1
+    }
+}
+
+/// A block partition of a (padded) `C x H x W` input for an `fh x fw` kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocks {
+    pub cw: u64,
+    pub hw: u64,
+    pub ww: u64,
+    pub dc: u64,
+    pub dh: u64,
+    pub dw: u64,
+}
+
+/// Blocks along one axis of length `len` with windows of `win` overlapping by `k - 1`.
+fn windows(len: u64, win: u64, k: u64) -> u64 {
+    if len > win {
+        1 + ceil_div(len - win, win - k + 1)
+    } else {
+        1
+    }
+}
+
+/// OpenCheetah's heuristic (`shape_inference::Conv2D`).
+pub fn heuristic_blocks(
+    c: u64,
+    h: u64,
+    w: u64,
+    fh: u64,
+    fw: u64,
+    n: u64,
+) -> Result<Blocks, String> {
+    let cap = n / (fh * fw);
+    if cap == 0 {
+        return Err(format!(
+            "a {fh}x{fw} kernel does not fit a polynomial of degree {n}"
+        ));
+    }
+    let (cw, hw, ww) = if h * w <= n {
+        ((n / (h * w)).min(c).min(cap), h, w)
+    } else {
+        let mut hw = (((n * h) as f64 / w as f64).sqrt() as u64).min(h);
+        let mut ww = (n / hw.max(1)).min(w);
+        if hw.abs_diff(ww) < 2 {
+            let m = hw.min(ww);
+            hw = m;
+            ww = m;
+        }
+        (1, hw, ww)
+    };
+    if hw < fh || ww < fw {
+        return Err(format!(
+            "a {h}x{w} input cannot be cut into {hw}x{ww} blocks for a {fh}x{fw} kernel"
+        ));
+    }
+    Ok(Blocks {
+        cw,
+        hw,
+        ww,
+        dc: ceil_div(c, cw),
+        dh: windows(h, hw, fh),
+        dw: windows(w, ww, fw),
+    })
+}
+
+/// The paper's search: minimise `dC * dH * dW` over `fh <= Hw <= H`, `fw <= Ww <= W`,
+/// `Hw * Ww <= N` with `Cw = min(C, floor(N / (Hw*Ww)))`; ties: smallest `Hw`, then smallest `Ww`
+/// (products are `M` times the objective, so "fewest products" is the same criterion).
+pub fn search_blocks(c: u64, h: u64, w: u64, fh: u64, fw: u64, n: u64) -> Result<Blocks, String> {
+    let mut best: Option<Blocks> = None;
+    for hw in fh..=h {
+        if hw * fw > n {
+            break;
+        }
+        let dh = windows(h, hw, fh);
+        for ww in fw..=w.min(n / hw) {
+            let cw = c.min(n / (hw * ww));
+            let b = Blocks {
+                cw,
+                hw,
+                ww,
+                dc: ceil_div(c, cw),
+                dh,
+                dw: windows(w, ww, fw),
+            };
+            let cost = b.dc * b.dh * b.dw;
+            if best.is_none_or(|x| cost < x.dc * x.dh * x.dw) {
+                best = Some(b);
+            }
+        }
+    }
+    best.ok_or_else(|| format!("no {fh}x{fw} block fits a polynomial of degree {n}"))
+}
+
+/// Number of channel blocks of width `cw` touched by `groups` contiguous groups of `g` channels.
+fn blocks_touched(groups: u64, g: u64, cw: u64) -> u64 {
+    (0..groups)
+        .map(|i| (i * g + g - 1) / cw - (i * g) / cw + 1)
+        .sum()
+}
+
+/// A convolution under Cheetah. `reads_input`: the layer reads the network input, which the
+/// client holds whole, so the server adds no plaintext share (no AddPlain).
+pub fn conv(
+    input: Shape,
+    out: Shape,
+    c: &Conv,
+    reads_input: bool,
+    p: &CheetahParams,
+    n: u64,
+) -> Result<LayerCost, String> {
+    let (fh, fw) = (c.kh as u64, c.kw as u64);
+    let mut h = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
+    let mut w = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
+    let ch = input.c as u64;
+    let m = out.c as u64;
+    let b = match p.partition {
+        Partition::Heuristic => {
+            // A 1x1 kernel axis with stride s > 1 is sub-sampled before packing.
+            if fh == 1 {
+                h = ceil_div(h, c.sh as u64);
+            }
+            if fw == 1 {
+                w = ceil_div(w, c.sw as u64);
+            }
+            heuristic_blocks(ch, h, w, fh, fw, n)?
+        }
+        Partition::Search => search_blocks(ch, h, w, fh, fw, n)?,
+    };
+    let spatial = b.dh * b.dw;
+    let groups = c.groups as u64;
+    let (g_in, g_out) = (ch / groups, m / groups);
+    let (in_ct, products, out_ct, cw) =
+        if groups > 1 && g_in == 1 && g_out == 1 && p.depthwise == DepthwiseMode::Stacked {
+            // Stacked: input channel c at offset c*Hw*Ww, kernel c at c*Cw*Hw*Ww, Cw^2*Hw*Ww <= N.
+            let cw = (((n / (b.hw * b.ww)) as f64).sqrt() as u64).min(ch).max(1);
+            let k = ceil_div(ch, cw) * spatial;
+            (k, k, k, cw)
+        } else {
+            // Each output channel multiplies the kernel blocks holding its group's input channels.
+            let per_filter_blocks = if groups == 1 {
+                b.dc * g_out
+            } else {
+                blocks_touched(groups, g_in, b.cw) * g_out
+            };
+            (
+                b.dc * spatial,
+                per_filter_blocks * spatial,
+                m * spatial,
+                b.cw,
+            )
+        };
+    // Every output lands in exactly one block: the returned ciphertexts carry out.elems() used
+    // coefficients in all (`removeUnusedCoeffs` zeroes the rest, strided positions included).
+    Ok(finish(
+        in_ct,
+        products,
+        out_ct,
+        out.elems(),
+        reads_input,
+        p,
+        n,
+        cw,
+    ))
+}
+
+/// Common tail: adds (each returned ciphertext's first product needs none, background.md 4.4),
+/// AddPlain of the server's share, bytes, encryptions. Masking and flooding are not counted as adds.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    in_ct: u64,
+    products: u64,
+    out_ct: u64,
+    used: u64,
+    reads_input: bool,
+    p: &CheetahParams,
+    n: u64,
+    cw: u64,
+) -> LayerCost {
+    let add_plain = if reads_input { 0 } else { in_ct };
+    let counts = OpCounts {
+        scmult: products,
+        add: products - out_ct + add_plain,
+        ct_up: in_ct,
+        ct_down: out_ct,
+        bytes_up: in_ct * p.bytes_up(n),
+        bytes_down: p.bytes_down(n, out_ct, used, p.t_bits(), true),
+        // One switch to q0 per returned ciphertext.
+        mod_switch: out_ct,
+        enc: in_ct,
+        dec: out_ct,
+        ..OpCounts::default()
+    };
+    LayerCost {
+        counts,
+        n: Some(n),
+        cn: Some(cw),
+    }
+}
+
+/// `getSplit` of `hom_fc_ss.cc`: loop `now` then `niw` ascending, keep the first pair with
+/// `now * niw <= N` that strictly lowers `ceil(ni/niw) + ceil(no/now)`. For a fixed `now` the cost
+/// falls as `niw` grows, so the first minimiser is the smallest `niw` reaching
+/// `ceil(ni / min(ni, N/now))` input blocks.
+pub fn fc_split(ni: u64, no: u64, n: u64) -> (u64, u64) {
+    let mut best = (0, 0);
+    let mut best_cost = u64::MAX;
+    for now in 1..=no.min(n) {
+        let max_niw = ni.min(n / now);
+        if max_niw == 0 {
+            break;
+        }
+        let c_in = ceil_div(ni, max_niw);
+        let niw = ceil_div(ni, c_in);
+        let cost = c_in + ceil_div(no, now);
+        if cost < best_cost {
+            best_cost = cost;
+            best = (now, niw);
+        }
+    }
+    best
+}
+
+/// A fully connected layer under Cheetah (HomFC, background.md 4.5).
+pub fn fc(ni: u64, no: u64, reads_input: bool, p: &CheetahParams, n: u64) -> LayerCost {
+    let (now, niw) = fc_split(ni, no, n);
+    let in_ct = ceil_div(ni, niw);
+    let out_ct = ceil_div(no, now);
+    finish(in_ct, in_ct * out_ct, out_ct, no, reads_input, p, n, niw)
+}
+
+/// Number of CRT plaintext primes and their bit width for HomBN (`setUpForBN`): the primes cover
+/// `2l + 1 + 40` bits, each at most 50 bits.
+pub fn bn_crt(plain_bits: u32) -> (u64, u32) {
+    let crt_bits = 2 * plain_bits as u64 + 1 + 40;
+    let per = (1..)
+        .map(|k| ceil_div(crt_bits + 1, k))
+        .find(|&b| b <= 50)
+        .expect("terminates");
+    (ceil_div(crt_bits, per), per as u32)
+}
+
+/// An unfolded batch norm under OpenCheetah's HomBN: SIMD encoding under each CRT prime, the
+/// `C*H*W` vector cut into pieces of N: one product and one AddPlain of the server share per
+/// ciphertext; every coefficient of a returned ciphertext is used.
+pub fn batchnorm(len: u64, p: &CheetahParams, n: u64) -> LayerCost {
+    let (crt, bits) = bn_crt(p.plain_bits);
+    let ct = crt * ceil_div(len, n);
+    let counts = OpCounts {
+        scmult: ct,
+        add: ct,
+        ct_up: ct,
+        ct_down: ct,
+        bytes_up: ct * p.bytes_up(n),
+        bytes_down: p.bytes_down(n, ct, ct * n, bits, false),
+        mod_switch: ct,
+        enc: ct,
+        dec: ct,
+        ..OpCounts::default()
+    };
+    LayerCost {
+        counts,
+        n: Some(n),
+        cn: None,
+    }
+}
