@@ -159,7 +159,13 @@ fn conv_counts_macs_and_outputs() {
         assert_eq!(dw, n_dw, "{stem}: depthwise convolutions");
         assert_eq!(count(&n, |o| *o == Op::Fc), 1, "{stem}: one FC");
         assert_eq!(n.macs(), macs, "{stem}: MACs");
-        let last = n.layers.last().unwrap();
+        // resnet50-cf2 ends with the argmax CrypTFlow2/Cheetah compute; the others with the FC.
+        let mut last = n.layers.last().unwrap();
+        if stem == "resnet50-cf2" {
+            assert_eq!(last.op, Op::Argmax, "{stem}: ends with the argmax");
+            assert_eq!(last.output, Shape::new(1, 1, 1));
+            last = &n.layers[n.layers.len() - 2];
+        }
         assert_eq!(last.op, Op::Fc, "{stem}: ends with the FC");
         assert_eq!(last.output, Shape::new(classes, 1, 1), "{stem}: output");
         let lc = cs.last().unwrap().output;
@@ -477,13 +483,14 @@ fn resnet50_cf2_layer_counts() {
     assert_eq!(avg.len(), 1);
     assert_eq!(avg[0].input, Shape::new(2048, 7, 7));
     assert_eq!(avg[0].output, Shape::new(2048, 1, 1));
-    let fc = n.layers.last().unwrap();
+    let fc = &n.layers[n.layers.len() - 2];
     assert_eq!(
         (fc.op.clone(), fc.input, fc.output),
         (Op::Fc, Shape::new(2048, 1, 1), Shape::new(1001, 1, 1))
     );
+    assert_eq!(n.layers.last().unwrap().op, Op::Argmax);
     // Head: BN, ReLU (pre-activation of the last add), then the pool.
-    let k = n.layers.len();
+    let k = n.layers.len() - 1;
     assert_eq!(n.layers[k - 5].op, Op::BatchNorm { folded: false });
     assert_eq!(n.layers[k - 4].op, Op::Relu);
     assert_eq!(n.input, Shape::new(3, 224, 224));

@@ -81,6 +81,8 @@ pub enum Op {
     /// Residual addition (local on shares).
     Add,
     Flatten,
+    /// Index of the largest value (the prediction the client learns).
+    Argmax,
 }
 
 /// A layer with its path and resolved shapes.
@@ -92,6 +94,12 @@ pub struct Layer {
     pub output: Shape,
     /// The layer reads the network input (held whole by the client, not secret-shared).
     pub reads_input: bool,
+    /// Tensor ids: the tensor read (0 is the network input), the second addend of an `add`, and
+    /// the tensor produced. A layer `b` consumes layer `a`'s output when `b.src == a.dst` or
+    /// `b.src2 == Some(a.dst)`.
+    pub src: usize,
+    pub src2: Option<usize>,
+    pub dst: usize,
 }
 
 impl Layer {
@@ -119,6 +127,7 @@ impl Layer {
             Op::GlobalAvgPool => "global_avgpool".into(),
             Op::Add => "add".into(),
             Op::Flatten => "flatten".into(),
+            Op::Argmax => "argmax".into(),
         }
     }
 
@@ -167,8 +176,9 @@ struct Builder<'a> {
     tensors: Vec<Tensor>,
     scopes: Vec<HashMap<String, usize>>,
     layers: Vec<Layer>,
-    /// The tensor the node being processed reads.
+    /// The tensor(s) the node being processed reads.
     current_src: usize,
+    current_src2: Option<usize>,
 }
 
 /// Resolves a spec; `file` names the source in error messages.
@@ -193,6 +203,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
         scopes: vec![HashMap::from([("input".to_string(), 0)])],
         layers: Vec::new(),
         current_src: 0,
+        current_src2: None,
     };
     let mut cur = 0;
     cur = b.list(&spec.layers, "", "layers", cur, false)?;
@@ -324,18 +335,23 @@ impl Builder<'_> {
         producer: Producer,
     ) -> usize {
         let reads_input = self.current_src == 0;
+        let dst = self.tensors.len();
         self.layers.push(Layer {
             path: path.to_string(),
             op,
             input,
             output,
             reads_input,
+            src: self.current_src,
+            src2: self.current_src2,
+            dst,
         });
         self.new_tensor(output, producer)
     }
 
     fn node(&mut self, node: &Node, path: &str, src: usize) -> Result<usize, SpecError> {
         self.current_src = src;
+        self.current_src2 = None;
         let x = self.tensors[src].shape;
         match node {
             Node::Conv(c) => self.conv(c, path, x),
@@ -407,6 +423,9 @@ impl Builder<'_> {
                     checked_u32(x.elems(), "flattened length").map_err(|m| self.err(path, m))?;
                 Ok(self.push(path, Op::Flatten, x, Shape::new(n, 1, 1), Producer::Other))
             }
+            Node::Argmax(_) => {
+                Ok(self.push(path, Op::Argmax, x, Shape::new(1, 1, 1), Producer::Other))
+            }
             Node::Add(a) => {
                 let other = self.resolve(&a.from, path, "from")?;
                 self.add(path, src, other, &a.from)
@@ -439,6 +458,8 @@ impl Builder<'_> {
                 ),
             ));
         }
+        self.current_src = a;
+        self.current_src2 = Some(b);
         Ok(self.push(path, Op::Add, sa, sa, Producer::Other))
     }
 

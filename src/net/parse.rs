@@ -83,7 +83,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, maxpool, avgpool, \
-                           global_avgpool, add, flatten, block, residual";
+                           global_avgpool, add, flatten, argmax, block, residual";
 
 impl Ctx<'_> {
     fn node_list(
@@ -170,7 +170,7 @@ impl Ctx<'_> {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
             "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "flatten" => &[],
+            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,

@@ -3,7 +3,7 @@
 //! A network file has a `name`, an `input` shape and its layers. Layers can be listed flat in `layers`,
 //! or grouped: `stages` (each a list of `blocks`) and `head`. Execution order is `layers`, then
 //! `stages`, then `head`. A node is a layer (`conv`, `depthwise`, `fc`, `batchnorm`, `relu`, `relu6`,
-//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`) or a group (`block`, `residual`).
+//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`, `argmax`) or a group (`block`, `residual`).
 //!
 //! Tensor references. Every node reads the output of the node before it unless it names another tensor
 //! in `input`; `add` names the tensor it adds in `from`. A name refers to the node with that `name` in
@@ -62,6 +62,7 @@ pub enum Node {
     GlobalAvgpool(Plain),
     Add(AddSpec),
     Flatten(Plain),
+    Argmax(Plain),
     Block(BlockSpec),
     Residual(ResidualSpec),
 }
@@ -187,7 +188,8 @@ impl Node {
             | Node::Relu(s)
             | Node::Relu6(s)
             | Node::GlobalAvgpool(s)
-            | Node::Flatten(s) => s.name.as_deref(),
+            | Node::Flatten(s)
+            | Node::Argmax(s) => s.name.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.name.as_deref(),
             Node::Add(s) => s.name.as_deref(),
             Node::Block(s) => s.name.as_deref(),
@@ -205,7 +207,8 @@ impl Node {
             | Node::Relu(s)
             | Node::Relu6(s)
             | Node::GlobalAvgpool(s)
-            | Node::Flatten(s) => s.input.as_deref(),
+            | Node::Flatten(s)
+            | Node::Argmax(s) => s.input.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.input.as_deref(),
             Node::Add(s) => s.input.as_deref(),
             Node::Block(s) => s.input.as_deref(),

@@ -116,7 +116,7 @@ pub fn mobilenetv2_tiny() -> NetworkSpec {
 /// The pre-activation ResNet-50 run by CrypTFlow2 and Cheetah (background 9.2, OpenCheetah
 /// networks/main_resnet50.cpp): 224x224x3, 1001 classes; conv1 7x7/2 pad 3 without BN, max-pool
 /// 3x3/2 padded bottom/right, 16 pre-activation bottlenecks (stride on the 3x3, projection first),
-/// head BN, ReLU, avg-pool 7, FC 2048 -> 1001.
+/// head BN, ReLU, avg-pool 7, FC 2048 -> 1001, argmax (the client learns only the class).
 pub fn resnet50_cf2() -> NetworkSpec {
     let stem = vec![
         conv("conv1", 64, 7, 2, 3),
@@ -159,6 +159,7 @@ pub fn resnet50_cf2() -> NetworkSpec {
         }),
         plain(Node::Flatten, "flatten"),
         fc("fc", 1001),
+        plain(Node::Argmax, "argmax"),
     ];
     network("resnet50-cf2", 224, stem, stages, head)
 }
