@@ -224,8 +224,9 @@ pub fn dense_subconv(
         ct_down: l.out_ct,
         bytes_up: l.inp_ct * ct_bytes(l.n, PRIMES_UP),
         bytes_down: l.out_ct * ct_bytes(l.n, PRIMES_DOWN),
-        // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1.
-        mod_switch: l.convs + 2 * l.out_ct,
+        // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1; and the
+        // zero ciphertext `HE_output_rotations` switches down once to initialise its sums.
+        mod_switch: l.convs + 2 * l.out_ct + 1,
         enc: l.inp_ct + l.out_ct,
         dec: l.out_ct,
     };
@@ -272,7 +273,8 @@ pub fn small_group_subconv(
         ct_down: ct,
         bytes_up: ct * ct_bytes(l.n, PRIMES_UP),
         bytes_down: ct * ct_bytes(l.n, PRIMES_DOWN),
-        mod_switch: ct * (partials + 2),
+        // Partial sums, masks and results as in the dense plan, plus the one zero ciphertext.
+        mod_switch: ct * (partials + 2) + 1,
         enc: 2 * ct,
         dec: ct,
     };
@@ -356,9 +358,17 @@ pub fn hybrid_fc_counts(
             "an FC input of {ni} values does not fit one ciphertext of {n} slots"
         ));
     }
+    if no2 > n {
+        // `preprocess_matrix` folds diagonals modulo next_pow2(ni); beyond N outputs its repacking
+        // is no longer one-to-one, so fc-field.cpp cannot compute such a layer.
+        return Err(format!(
+            "an FC with {no} outputs does not fit SCI_HE's diagonal packing at N = {n} (at most {n} outputs)"
+        ));
+    }
     let pack_num = n / ni2;
     let d = ceil_div(no2, pack_num);
-    let live = d.min(no);
+    // With dense weights every diagonal holds weights: d <= next_pow2(no)/2 < no when pack_num >= 2.
+    let live = d;
     let internal_ks: u64 = (1..live)
         .map(|k| rotation_key_switches(k as i64, n, policy))
         .sum();
