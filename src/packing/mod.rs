@@ -5,6 +5,7 @@
 
 pub mod coeff;
 pub mod gazelle;
+pub mod nonlinear;
 pub mod simd;
 
 use crate::cost::OpCounts;

@@ -1,0 +1,721 @@
+//! Non-linear layer costs (background.md section 6): OT-based ReLU, truncation, pooling and argmax,
+//! in bits per element and rounds, and the per-layer accounting of section 6.4.
+//!
+//! Which rows each protocol uses:
+//!
+//! - [`Protocol::Cryptflow2`] (SCI_HE): shares live in the HE plaintext prime field Z_n, so the
+//!   CrypTFlow2 field ("Z_n") rows with `eta` bits apply (background 6.1). Truncation over the
+//!   field is the CrypTFlow2 division protocol with `d = 2^f`, i.e. the Avgpool_d-over-Z_n bound
+//!   (background 6.2, flagged there as an approximation [C]).
+//! - [`Protocol::GazelleInput`], [`Protocol::GazelleOutput`], [`Protocol::Gala`]: these packings
+//!   also share over the SIMD plaintext prime, so stria counts their non-linear layers with the
+//!   same CrypTFlow2 field protocols (a modelling choice: Gazelle's and GALA's own garbled-circuit
+//!   ReLUs are not modelled, so the HE packings compare on one non-linear baseline).
+//! - [`Protocol::Cheetah`]: its own VOLE/silent-OT rows over Z_(2^l) (background 6.3).
+//!
+//! With [`CryptflowShares::Ring`] the CrypTFlow2-family protocols use the Z_(2^l) rows of the
+//! OT-only CrypTFlow2 backend instead (exact millionaires' with leaf size `m` for DReLU/ReLU,
+//! the paper's bounds for truncation and average pooling).
+//!
+//! Communication counts both directions; one-time setup (base OTs, VOLE/Ferret setup) is
+//! excluded, like the HE keys (background 1.1, 6.3). Rounds use `ceil(log2 ...)`.
+
+use super::Protocol;
+use crate::error::SpecError;
+use crate::net::{Layer, Network, Op};
+use serde::{Deserialize, Serialize};
+
+/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheetahTruncation {
+    /// Faithful truncation (VOLE): `16*l + 11*f` bits.
+    Faithful,
+    /// One-bit approximate truncation: `13*l` bits (the default class, background 6.3).
+    #[default]
+    Approximate,
+}
+
+/// Where the CrypTFlow2-family protocols (SCI_HE, Gazelle, GALA) hold their shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CryptflowShares {
+    /// The HE plaintext prime field Z_n with `eta` bits (SCI_HE, background 6.1). Default.
+    #[default]
+    Field,
+    /// The ring Z_(2^l) of CrypTFlow2's OT-only backend.
+    Ring,
+}
+
+/// Non-linear protocol parameters (background 6.1). Shipped as `configs/nonlinear/default.json`.
+///
+/// Defaults and provenance: `lambda = 128` (OT security parameter); `l = 37` and `f = 12` (the
+/// ResNet-50 share width of both CrypTFlow2 and Cheetah, and Cheetah Table 8's fraction bits);
+/// `eta = 37` (bits of SCI_HE's 37-bit plaintext prime for ResNet-50); `m = 4` (the millionaires'
+/// leaf size of CrypTFlow2's experiments); Cheetah's approximate truncation (`13*l`, the default
+/// class of background 6.3); CrypTFlow2-family shares in the prime field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NonlinearParams {
+    /// OT security parameter.
+    pub lambda: u64,
+    /// Share bit width over Z_(2^l).
+    pub l: u32,
+    /// Fraction bits: the truncation shift.
+    pub f: u32,
+    /// Bit length of the prime field Z_n (SCI_HE's plaintext prime).
+    pub eta: u32,
+    /// Leaf size of CrypTFlow2's millionaires' tree.
+    pub m: u32,
+    /// Cheetah's truncation where the MSB is unknown.
+    pub cheetah_truncation: CheetahTruncation,
+    /// Share domain of SCI_HE, Gazelle and GALA.
+    pub cryptflow2_shares: CryptflowShares,
+    /// Free-text provenance; ignored by the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Default for NonlinearParams {
+    fn default() -> Self {
+        NonlinearParams {
+            lambda: 128,
+            l: 37,
+            f: 12,
+            eta: 37,
+            m: 4,
+            cheetah_truncation: CheetahTruncation::Approximate,
+            cryptflow2_shares: CryptflowShares::Field,
+            note: None,
+        }
+    }
+}
+
+impl NonlinearParams {
+    /// Checks the ranges the formulas need: `1 <= lambda`, `2 <= l <= 64`, `1 <= m <= l`,
+    /// `f < l`, `2 <= eta <= 64`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.lambda == 0 {
+            return Err("lambda must be positive".into());
+        }
+        if !(2..=64).contains(&self.l) {
+            return Err(format!("l must be between 2 and 64, got {}", self.l));
+        }
+        if !(2..=64).contains(&self.eta) {
+            return Err(format!("eta must be between 2 and 64, got {}", self.eta));
+        }
+        if self.m == 0 || self.m > self.l {
+            return Err(format!(
+                "m must be between 1 and l = {}, got {}",
+                self.l, self.m
+            ));
+        }
+        if self.f >= self.l {
+            return Err(format!(
+                "f = {} must be smaller than l = {}",
+                self.f, self.l
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parses and validates a JSON parameter file's text; `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<NonlinearParams, SpecError> {
+        let p: NonlinearParams =
+            serde_json::from_str(text).map_err(|e| SpecError::file(file, e.to_string()))?;
+        p.validate().map_err(|m| SpecError::file(file, m))?;
+        Ok(p)
+    }
+
+    /// Reads a JSON parameter file (for example `configs/nonlinear/default.json`).
+    pub fn load(path: &std::path::Path) -> Result<NonlinearParams, SpecError> {
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| SpecError::file(&file, e.to_string()))?;
+        Self::from_json(&text, &file)
+    }
+}
+
+/// `ceil(log2 x)`, 0 for `x <= 1`.
+pub fn ceil_log2(x: u64) -> u64 {
+    if x <= 1 {
+        0
+    } else {
+        (64 - (x - 1).leading_zeros()) as u64
+    }
+}
+
+/// `delta = ceil(log2(6*d))` of the division protocols (background 6.1).
+pub fn delta(d: u64) -> u64 {
+    ceil_log2(6 * d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// CrypTFlow2 (IKNP OT extension), background 6.2; CrypTFlow2 Tables 1-3, Cheetah Table 2.
+// ---------------------------------------------------------------------------------------------
+
+/// CrypTFlow2 millionaires' on `l` bits, exact (background 6.2; CrypTFlow2 Sec. 3, Table 1):
+/// with `q = ceil(l/m)`, `M = 2^m`, `r = l - (q-1)*m`, `R = 2^r`,
+/// `lambda*(4q - ceil(log2 q) - 2) + M*(2q - 3) + 2R + 22*(q - 1) - 2*ceil(log2 q)`.
+///
+/// For `l <= m` (one leaf, `q = 1`) the protocol is a single `(R choose 1)-OT_1`,
+/// `2*lambda + R` (the formula gives the same at `l = m`; below it the formula's `-M` term assumes
+/// full leaves, so the leaf shrinks to `l` bits as CrypTFlow2's code does).
+pub fn cf2_millionaires_bits(l: u64, m: u64, lambda: u64) -> u64 {
+    assert!(l >= 1 && m >= 1, "millionaires' needs l, m >= 1");
+    let q = l.div_ceil(m);
+    if q == 1 {
+        return 2 * lambda + (1u64 << l);
+    }
+    let lq = ceil_log2(q);
+    let big_m = 1u64 << m;
+    let r = l - (q - 1) * m;
+    let big_r = 1u64 << r;
+    lambda * (4 * q - lq - 2) + big_m * (2 * q - 3) + 2 * big_r + 22 * (q - 1) - 2 * lq
+}
+
+/// CrypTFlow2 millionaires' upper bound for `m = 4`: `lambda*l + 14*l` (background 6.2).
+pub fn cf2_millionaires_bound(l: u64, lambda: u64) -> u64 {
+    lambda * l + 14 * l
+}
+
+/// CrypTFlow2 millionaires' rounds: the comparison tree depth `ceil(log2 l)` (background 6.2).
+pub fn cf2_millionaires_rounds(l: u64) -> u64 {
+    ceil_log2(l)
+}
+
+/// CrypTFlow2 DReLU over Z_(2^l): millionaires' on `l - 1` bits (background 6.2 table;
+/// CrypTFlow2 Sec. 4.1, Table 1). Bound `(lambda + 14)*(l - 1)`.
+pub fn cf2_drelu_ring_bits(l: u64, m: u64, lambda: u64) -> u64 {
+    cf2_millionaires_bits(l - 1, m, lambda)
+}
+
+/// CrypTFlow2 DReLU rounds over Z_(2^l): `ceil(log2 l)` (background 6.2 table).
+pub fn cf2_drelu_ring_rounds(l: u64) -> u64 {
+    ceil_log2(l)
+}
+
+/// CrypTFlow2 MUX over a width-`l` domain: two `(2 choose 1)-OT_l`, `2*lambda + 4*l` bits
+/// (background 6.2 table; CrypTFlow2 Sec. 4.1). Also used for the field with `l = eta`.
+pub fn cf2_mux_bits(l: u64, lambda: u64) -> u64 {
+    2 * lambda + 4 * l
+}
+
+/// CrypTFlow2 MUX rounds: 2 (background 6.2 table [D]).
+pub const CF2_MUX_ROUNDS: u64 = 2;
+
+/// CrypTFlow2 ReLU over Z_(2^l), exact: DReLU + MUX (background 6.2; CrypTFlow2 Table 1;
+/// 3298 = 2914 + 384 at l = 32, m = 7). Bound `lambda*l + 18*l`.
+pub fn cf2_relu_ring_bits(l: u64, m: u64, lambda: u64) -> u64 {
+    cf2_drelu_ring_bits(l, m, lambda) + cf2_mux_bits(l, lambda)
+}
+
+/// CrypTFlow2 ReLU over Z_(2^l), upper bound `lambda*l + 18*l` (background 6.2).
+pub fn cf2_relu_ring_bound(l: u64, lambda: u64) -> u64 {
+    lambda * l + 18 * l
+}
+
+/// CrypTFlow2 ReLU rounds over Z_(2^l): `ceil(log2 l) + 2` (background 6.2 table).
+pub fn cf2_relu_ring_rounds(l: u64) -> u64 {
+    ceil_log2(l) + CF2_MUX_ROUNDS
+}
+
+/// CrypTFlow2 ReLU over the prime field Z_n, upper bound `(3/2)*lambda*(eta + 1) + 31*eta`
+/// (background 6.2 table; CrypTFlow2 Table 1), rounded up for odd lambda. Stria has no exact
+/// field formula, so SCI_HE's ReLU is counted at this bound (conservative).
+pub fn cf2_relu_field_bits(eta: u64, lambda: u64) -> u64 {
+    (3 * lambda * (eta + 1)).div_ceil(2) + 31 * eta
+}
+
+/// CrypTFlow2 ReLU rounds over Z_n: `ceil(log2 eta) + 4` (background 6.2 table).
+pub fn cf2_relu_field_rounds(eta: u64) -> u64 {
+    ceil_log2(eta) + 4
+}
+
+/// CrypTFlow2 truncation by `f` bits over Z_(2^l), upper bound `lambda*(l + f + 2) + 19*l + 14*f`
+/// (background 6.2 table; CrypTFlow2 Sec. 5, Table 3).
+pub fn cf2_trunc_ring_bits(l: u64, f: u64, lambda: u64) -> u64 {
+    lambda * (l + f + 2) + 19 * l + 14 * f
+}
+
+/// CrypTFlow2 truncation rounds over Z_(2^l): `ceil(log2 l) + 3` (background 6.2 table [D]).
+pub fn cf2_trunc_ring_rounds(l: u64) -> u64 {
+    ceil_log2(l) + 3
+}
+
+/// CrypTFlow2 Avgpool_d (division by d) over Z_(2^l), upper bound
+/// `(lambda + 21)*(l + 3*delta)`, `delta = ceil(log2(6d))` (background 6.2; CrypTFlow2 Table 2).
+pub fn cf2_avgpool_ring_bits(l: u64, d: u64, lambda: u64) -> u64 {
+    (lambda + 21) * (l + 3 * delta(d))
+}
+
+/// CrypTFlow2 Avgpool_d rounds over Z_(2^l): `ceil(log2(l*delta)) + 4` (background 6.2).
+pub fn cf2_avgpool_ring_rounds(l: u64, d: u64) -> u64 {
+    ceil_log2(l * delta(d)) + 4
+}
+
+/// CrypTFlow2 Avgpool_d over Z_n, upper bound `((3/2)*lambda + 34)*(eta + 2*delta)`
+/// (background 6.2; CrypTFlow2 Table 2), rounded up for odd lambda.
+pub fn cf2_avgpool_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
+    ((3 * lambda + 68) * (eta + 2 * delta(d))).div_ceil(2)
+}
+
+/// CrypTFlow2 Avgpool_d rounds over Z_n: `ceil(log2(eta*delta)) + 6` (background 6.2).
+pub fn cf2_avgpool_field_rounds(eta: u64, d: u64) -> u64 {
+    ceil_log2(eta * delta(d)) + 6
+}
+
+/// SCI_HE truncation by `f` bits over Z_n: division by `d = 2^f`, counted with the Avgpool_d over
+/// Z_n bound (background 6.2, "Field truncation"; an approximation [C]: CrypTFlow2 gives no
+/// dedicated field truncation cost).
+pub fn cf2_trunc_field_bits(eta: u64, f: u64, lambda: u64) -> u64 {
+    cf2_avgpool_field_bits(eta, 1u64 << f, lambda)
+}
+
+/// SCI_HE truncation rounds: those of Avgpool_(2^f) over Z_n.
+pub fn cf2_trunc_field_rounds(eta: u64, f: u64) -> u64 {
+    cf2_avgpool_field_rounds(eta, 1u64 << f)
+}
+
+/// CrypTFlow2 Maxpool_d over Z_(2^l): `d - 1` sequential steps, each DReLU of a difference + MUX
+/// (background 6.2 table, 5.4).
+pub fn cf2_maxpool_ring_bits(l: u64, d: u64, m: u64, lambda: u64) -> u64 {
+    d.saturating_sub(1) * cf2_relu_ring_bits(l, m, lambda)
+}
+
+/// CrypTFlow2 Maxpool_d over Z_n: `d - 1` steps of `max(a, b) = b + ReLU(a - b)`, each a field
+/// ReLU (DReLU + MUX) at its bound.
+pub fn cf2_maxpool_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
+    d.saturating_sub(1) * cf2_relu_field_bits(eta, lambda)
+}
+
+/// CrypTFlow2 Argmax_d over Z_(2^l): Maxpool_d plus a second MUX per step for the index
+/// (background 6.2 table [D]).
+pub fn cf2_argmax_ring_bits(l: u64, d: u64, m: u64, lambda: u64) -> u64 {
+    d.saturating_sub(1) * (cf2_relu_ring_bits(l, m, lambda) + cf2_mux_bits(l, lambda))
+}
+
+/// CrypTFlow2 Argmax_d over Z_n: Maxpool_d over Z_n plus a field MUX per step for the index.
+pub fn cf2_argmax_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
+    d.saturating_sub(1) * (cf2_relu_field_bits(eta, lambda) + cf2_mux_bits(eta, lambda))
+}
+
+/// Rounds of Maxpool_d / Argmax_d: `(d - 1)` sequential steps of `step` rounds each (background
+/// 6.2 table [D]); the index MUX of argmax runs in parallel with the value MUX.
+pub fn sequential_rounds(d: u64, step: u64) -> u64 {
+    d.saturating_sub(1) * step
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cheetah (VOLE-style silent OT), background 6.3; Cheetah Sec. 4, Tables 2-4.
+//
+// Rounds: background 6.3 only says they follow CrypTFlow2's tree depth (log2(l) plus a constant).
+// Stria's choice [C]: millionaires'/DReLU `ceil(log2 l)`, MUX 2, ReLU `ceil(log2 l) + 2`, faithful
+// truncation `ceil(log2 l) + 3` (CrypTFlow2's constants), approximate truncation (and the
+// truncation-class division of average pooling) `ceil(log2 l) + 2` (one MSB comparison tree plus
+// one OT exchange; the low-part wrap comparison is dropped), known-MSB truncation 1 (a single
+// batch of COTs, no comparison).
+// ---------------------------------------------------------------------------------------------
+
+/// Cheetah millionaires' (m = 4, VOLE, ROT): `< 11*l`; stria uses `11*l` (background 6.3;
+/// Cheetah Table 2).
+pub fn cheetah_millionaires_bits(l: u64) -> u64 {
+    11 * l
+}
+
+/// Cheetah DReLU over Z_(2^l): millionaires' on `l - 1` bits, `11*(l - 1)` (background 6.3).
+pub fn cheetah_drelu_bits(l: u64) -> u64 {
+    11 * (l - 1)
+}
+
+/// Cheetah MUX: two silent `(2 choose 1)-OT_l`, `2*(2l + 1)` bits (background 6.3).
+pub fn cheetah_mux_bits(l: u64) -> u64 {
+    2 * (2 * l + 1)
+}
+
+/// Cheetah ReLU: DReLU + MUX = `11*(l - 1) + 2*(2l + 1) = 15*l - 9` bits (background 6.3 [D];
+/// 546 at l = 37).
+pub fn cheetah_relu_bits(l: u64) -> u64 {
+    cheetah_drelu_bits(l) + cheetah_mux_bits(l)
+}
+
+/// Cheetah ReLU rounds: `ceil(log2 l) + 2` (see the round choice above).
+pub fn cheetah_relu_rounds(l: u64) -> u64 {
+    ceil_log2(l) + 2
+}
+
+/// Cheetah faithful truncation (VOLE): `16*l + 11*f` bits (background 6.3; Cheetah Table 4).
+pub fn cheetah_trunc_faithful_bits(l: u64, f: u64) -> u64 {
+    16 * l + 11 * f
+}
+
+/// Cheetah one-bit approximate truncation: `13*l` bits (background 6.3; Cheetah Table 4).
+pub fn cheetah_trunc_approx_bits(l: u64) -> u64 {
+    13 * l
+}
+
+/// Cheetah truncation with known MSB (after a ReLU): `f + 4` bits (background 6.3; Cheetah
+/// Sec. 4).
+pub fn cheetah_trunc_known_msb_bits(f: u64) -> u64 {
+    f + 4
+}
+
+/// Rounds of Cheetah's faithful truncation: `ceil(log2 l) + 3`.
+pub fn cheetah_trunc_faithful_rounds(l: u64) -> u64 {
+    ceil_log2(l) + 3
+}
+
+/// Rounds of Cheetah's approximate truncation: `ceil(log2 l) + 2`.
+pub fn cheetah_trunc_approx_rounds(l: u64) -> u64 {
+    ceil_log2(l) + 2
+}
+
+/// Rounds of Cheetah's known-MSB truncation: 1.
+pub const CHEETAH_KNOWN_MSB_ROUNDS: u64 = 1;
+
+/// Cheetah Maxpool_d: `(d - 1)` x (DReLU + MUX) (background 6.3 [D]).
+pub fn cheetah_maxpool_bits(l: u64, d: u64) -> u64 {
+    d.saturating_sub(1) * cheetah_relu_bits(l)
+}
+
+/// Cheetah Argmax_d: `(d - 1)` x (DReLU + MUX + index MUX) (background 6.3 [D]).
+pub fn cheetah_argmax_bits(l: u64, d: u64) -> u64 {
+    d.saturating_sub(1) * (cheetah_relu_bits(l) + cheetah_mux_bits(l))
+}
+
+/// Cheetah Avgpool_d per output: the window sum is local, the division is one truncation-class
+/// protocol at the default `13*l` (background 6.3 [D]), whatever `cheetah_truncation` says
+/// (the faithful formula is for a power-of-two shift by `f`).
+pub fn cheetah_avgpool_bits(l: u64) -> u64 {
+    13 * l
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network accounting, background 6.4.
+// ---------------------------------------------------------------------------------------------
+
+/// Non-linear cost of one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct NlCost {
+    /// ReLU evaluations: the elements of a ReLU layer; two per element for ReLU6
+    /// (`min(max(x, 0), 6) = ReLU(x) - ReLU(x - 6)`, the two ReLUs in parallel).
+    pub relu: u64,
+    /// Elements truncated by `f` bits (attributed to the conv / fc / unfolded BN that produced them).
+    pub trunc: u64,
+    /// Non-linear communication of the layer, both directions, in bits.
+    pub bits: u64,
+    /// Non-linear rounds of the layer (not counting the HE round trip of a linear layer).
+    pub rounds: u64,
+}
+
+impl std::ops::Add for NlCost {
+    type Output = NlCost;
+    /// Sums elements and bits; rounds add up too, as the layers run one after another.
+    fn add(self, o: NlCost) -> NlCost {
+        NlCost {
+            relu: self.relu + o.relu,
+            trunc: self.trunc + o.trunc,
+            bits: self.bits + o.bits,
+            rounds: self.rounds + o.rounds,
+        }
+    }
+}
+
+impl std::iter::Sum for NlCost {
+    fn sum<I: Iterator<Item = NlCost>>(iter: I) -> NlCost {
+        iter.fold(NlCost::default(), |a, b| a + b)
+    }
+}
+
+/// Bits and rounds per element of each non-linear function, resolved for one protocol.
+#[derive(Debug, Clone, Copy)]
+struct Rates {
+    relu: (u64, u64),
+    /// Truncation where the MSB is unknown.
+    trunc: (u64, u64),
+    /// Truncation of a value about to go through a ReLU (Cheetah's known-MSB protocol); equal to
+    /// `trunc` for the CrypTFlow2 family.
+    trunc_before_relu: (u64, u64),
+    mux: u64,
+    family: Family,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Field,
+    Ring,
+    Cheetah,
+}
+
+impl Rates {
+    fn new(protocol: Protocol, p: &NonlinearParams) -> Rates {
+        let (lambda, l, f, eta, m) = (p.lambda, p.l as u64, p.f as u64, p.eta as u64, p.m as u64);
+        let family = match (protocol, p.cryptflow2_shares) {
+            (Protocol::Cheetah, _) => Family::Cheetah,
+            (_, CryptflowShares::Field) => Family::Field,
+            (_, CryptflowShares::Ring) => Family::Ring,
+        };
+        match family {
+            Family::Field => {
+                let t = (
+                    cf2_trunc_field_bits(eta, f, lambda),
+                    cf2_trunc_field_rounds(eta, f),
+                );
+                Rates {
+                    relu: (cf2_relu_field_bits(eta, lambda), cf2_relu_field_rounds(eta)),
+                    trunc: t,
+                    trunc_before_relu: t,
+                    mux: cf2_mux_bits(eta, lambda),
+                    family,
+                }
+            }
+            Family::Ring => {
+                let t = (cf2_trunc_ring_bits(l, f, lambda), cf2_trunc_ring_rounds(l));
+                Rates {
+                    relu: (cf2_relu_ring_bits(l, m, lambda), cf2_relu_ring_rounds(l)),
+                    trunc: t,
+                    trunc_before_relu: t,
+                    mux: cf2_mux_bits(l, lambda),
+                    family,
+                }
+            }
+            Family::Cheetah => Rates {
+                relu: (cheetah_relu_bits(l), cheetah_relu_rounds(l)),
+                trunc: match p.cheetah_truncation {
+                    CheetahTruncation::Faithful => (
+                        cheetah_trunc_faithful_bits(l, f),
+                        cheetah_trunc_faithful_rounds(l),
+                    ),
+                    CheetahTruncation::Approximate => {
+                        (cheetah_trunc_approx_bits(l), cheetah_trunc_approx_rounds(l))
+                    }
+                },
+                trunc_before_relu: (cheetah_trunc_known_msb_bits(f), CHEETAH_KNOWN_MSB_ROUNDS),
+                mux: cheetah_mux_bits(l),
+                family,
+            },
+        }
+    }
+
+    /// Bits and rounds of one division by `d` (average pooling).
+    fn avgpool(&self, d: u64, p: &NonlinearParams) -> (u64, u64) {
+        let (lambda, l, eta) = (p.lambda, p.l as u64, p.eta as u64);
+        match self.family {
+            Family::Field => (
+                cf2_avgpool_field_bits(eta, d, lambda),
+                cf2_avgpool_field_rounds(eta, d),
+            ),
+            Family::Ring => (
+                cf2_avgpool_ring_bits(l, d, lambda),
+                cf2_avgpool_ring_rounds(l, d),
+            ),
+            Family::Cheetah => (cheetah_avgpool_bits(l), cheetah_trunc_approx_rounds(l)),
+        }
+    }
+}
+
+/// True when every consumer of tensor `t`, looking through folded batch norms, is a ReLU or
+/// ReLU6 (so its MSB after that activation is known to be 0). False for a tensor nobody reads.
+fn only_relu_consumers(net: &Network, t: usize) -> bool {
+    let mut any = false;
+    for b in net
+        .layers
+        .iter()
+        .filter(|b| b.src == t || b.src2 == Some(t))
+    {
+        any = true;
+        let ok = match b.op {
+            Op::Relu | Op::Relu6 => true,
+            Op::BatchNorm { folded: true } => only_relu_consumers(net, b.dst),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    any
+}
+
+fn layer_cost(net: &Network, layer: &Layer, r: &Rates, p: &NonlinearParams) -> NlCost {
+    let out = layer.output.elems();
+    let per = |n: u64, (bits, rounds): (u64, u64)| (n * bits, if n > 0 { rounds } else { 0 });
+    match &layer.op {
+        Op::Conv(_) | Op::Fc | Op::BatchNorm { folded: false } => {
+            let rate = if only_relu_consumers(net, layer.dst) {
+                r.trunc_before_relu
+            } else {
+                r.trunc
+            };
+            let (bits, rounds) = per(out, rate);
+            NlCost {
+                relu: 0,
+                trunc: out,
+                bits,
+                rounds,
+            }
+        }
+        Op::Relu => {
+            let (bits, rounds) = per(out, r.relu);
+            NlCost {
+                relu: out,
+                trunc: 0,
+                bits,
+                rounds,
+            }
+        }
+        Op::Relu6 => {
+            let (bits, rounds) = per(2 * out, r.relu);
+            NlCost {
+                relu: 2 * out,
+                trunc: 0,
+                bits,
+                rounds,
+            }
+        }
+        Op::MaxPool(pool) => {
+            let d = pool.kh as u64 * pool.kw as u64;
+            let steps = d.saturating_sub(1);
+            let (bits, _) = per(out * steps, r.relu);
+            NlCost {
+                bits,
+                rounds: if out > 0 {
+                    sequential_rounds(d, r.relu.1)
+                } else {
+                    0
+                },
+                ..NlCost::default()
+            }
+        }
+        Op::AvgPool(pool) => {
+            let d = pool.kh as u64 * pool.kw as u64;
+            let (bits, rounds) = per(out, r.avgpool(d, p));
+            NlCost {
+                bits,
+                rounds,
+                ..NlCost::default()
+            }
+        }
+        Op::GlobalAvgPool => {
+            let d = layer.input.h as u64 * layer.input.w as u64;
+            let (bits, rounds) = per(out, r.avgpool(d, p));
+            NlCost {
+                bits,
+                rounds,
+                ..NlCost::default()
+            }
+        }
+        Op::Argmax => {
+            let d = layer.input.elems();
+            NlCost {
+                bits: d.saturating_sub(1) * (r.relu.0 + r.mux),
+                rounds: sequential_rounds(d, r.relu.1),
+                ..NlCost::default()
+            }
+        }
+        Op::BatchNorm { folded: true } | Op::Add | Op::Flatten => NlCost::default(),
+    }
+}
+
+/// Non-linear cost of every layer of `net` under `protocol`, one entry per layer, in order
+/// (background 6.4):
+///
+/// - ReLU: its elements, each one ReLU; ReLU6: two ReLUs per element (run in parallel).
+/// - Every conv and fc output is truncated by `f` bits once; a folded BN adds nothing; an
+///   unfolded BN (a multiplication by a fixed-point scale) truncates its output once. Under
+///   Cheetah, when every consumer of the truncated tensor (looking through folded BNs) is a ReLU
+///   or ReLU6, the truncation runs after the activation with the known-MSB protocol (`f + 4`
+///   bits); otherwise it is the faithful or approximate one. The truncation is charged to the
+///   layer that produced the tensor either way.
+/// - Max-pool: `d - 1` comparisons (DReLU + MUX) per output element, `d = kh*kw`, rounds
+///   sequential over the `d - 1` steps.
+/// - Average pool: one division by `d` per output element (`d = kh*kw`, or `H*W` of the input for
+///   a global average pool); not counted as a truncation.
+/// - Argmax over the input's elements: `d - 1` steps of DReLU + value MUX + index MUX.
+/// - Add, flatten, folded BN: nothing.
+///
+/// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
+/// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
+pub fn network_nonlinear(net: &Network, protocol: Protocol, p: &NonlinearParams) -> Vec<NlCost> {
+    let rates = Rates::new(protocol, p);
+    net.layers
+        .iter()
+        .map(|layer| layer_cost(net, layer, &rates, p))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_log2_values() {
+        assert_eq!(
+            [1, 2, 3, 4, 5, 32, 33, 37].map(ceil_log2),
+            [0, 1, 2, 2, 3, 5, 6, 6]
+        );
+        assert_eq!(delta(49), 9); // 6*49 = 294 -> 2^9 = 512
+        assert_eq!(delta(4096), 15); // 6*2^12 = 24576 -> 2^15
+    }
+
+    #[test]
+    fn millionaires_quoted_l32() {
+        // Background 6.2: 3844 bits at m = 4, 2930 at m = 7 (l = 32).
+        assert_eq!(cf2_millionaires_bits(32, 4, 128), 3844);
+        assert_eq!(cf2_millionaires_bits(32, 7, 128), 2930);
+        // Both under the m = 4 bound lambda*l + 14*l = 4544.
+        assert_eq!(cf2_millionaires_bound(32, 128), 4544);
+    }
+
+    #[test]
+    fn millionaires_single_leaf() {
+        // l = m: one (M choose 1)-OT_1 = 2*lambda + M; the general formula agrees there.
+        assert_eq!(cf2_millionaires_bits(4, 4, 128), 256 + 16);
+        assert_eq!(cf2_millionaires_bits(3, 4, 128), 256 + 8);
+    }
+
+    #[test]
+    fn relu_ring_quoted_l32_m7() {
+        // 3298 = 2914 (millionaires' on 31 bits) + 384 (MUX).
+        assert_eq!(cf2_drelu_ring_bits(32, 7, 128), 2914);
+        assert_eq!(cf2_mux_bits(32, 128), 384);
+        assert_eq!(cf2_relu_ring_bits(32, 7, 128), 3298);
+        assert_eq!(cf2_relu_ring_rounds(32), 7);
+    }
+
+    #[test]
+    fn l37_f12_quoted() {
+        // CrypTFlow2 ReLU 4684 bits (m = 4) = 4280 + 404, bound 5402; truncation bound 7399.
+        assert_eq!(cf2_drelu_ring_bits(37, 4, 128), 4280);
+        assert_eq!(cf2_relu_ring_bits(37, 4, 128), 4684);
+        assert_eq!(cf2_relu_ring_bound(37, 128), 5402);
+        assert_eq!(cf2_trunc_ring_bits(37, 12, 128), 7399);
+        // Cheetah: ReLU 15*37 - 9 = 546, known-MSB 16, approximate 481, faithful 724.
+        assert_eq!(cheetah_relu_bits(37), 546);
+        assert_eq!(cheetah_relu_bits(37), 15 * 37 - 9);
+        assert_eq!(cheetah_trunc_known_msb_bits(12), 16);
+        assert_eq!(cheetah_trunc_approx_bits(37), 481);
+        assert_eq!(cheetah_trunc_faithful_bits(37, 12), 724);
+    }
+
+    #[test]
+    fn field_truncation_is_avgpool_of_2_pow_f() {
+        // delta = ceil(log2(6*4096)) = 15; (192 + 34)*(37 + 30) = 15142.
+        assert_eq!(cf2_trunc_field_bits(37, 12, 128), 15142);
+        assert_eq!(cf2_trunc_field_rounds(37, 12), 10 + 6); // ceil(log2(37*15 = 555)) + 6
+    }
+
+    #[test]
+    fn params_validate() {
+        assert!(NonlinearParams::default().validate().is_ok());
+        let bad = NonlinearParams {
+            m: 0,
+            ..NonlinearParams::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(NonlinearParams::from_json(r#"{"l": 37, "bogus": 1}"#, "x.json").is_err());
+        let p =
+            NonlinearParams::from_json(r#"{"cheetah_truncation": "faithful"}"#, "x.json").unwrap();
+        assert_eq!(p.cheetah_truncation, CheetahTruncation::Faithful);
+        assert_eq!(p.l, 37);
+    }
+}
