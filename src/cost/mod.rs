@@ -1,5 +1,6 @@
 //! Operation counts: exact integers, no timing inside (pricing is a separate step).
 
+pub mod price;
 use serde::Serialize;
 use std::ops::{Add, AddAssign};
 
