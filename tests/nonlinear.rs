@@ -142,8 +142,9 @@ fn tiny_network_cheetah() {
         // conv read by the fc, fc read by argmax: approximate truncation 13*37 = 481.
         c(0, 18, 18 * 481, 8),
         c(0, 5, 5 * 481, 8),
-        // argmax over 5: 4 x (546 + index MUX 150).
-        c(0, 0, 4 * 696, 32),
+        // argmax over 5: 4 x (546 + index MUX 150); a tournament tree of ceil(log2 5) = 3
+        // levels of 8 rounds.
+        c(0, 0, 4 * 696, 24),
     ];
     assert_eq!(got, want);
 
@@ -173,7 +174,8 @@ fn tiny_network_cryptflow2() {
         c(0, 0, 36 * 8 * 8443, 80),
         c(0, 18, 18 * 15142, 16),
         c(0, 5, 5 * 15142, 16),
-        c(0, 0, 4 * (8443 + 404), 40),
+        // argmax: 4 comparisons, a tree of 3 levels of 10 rounds.
+        c(0, 0, 4 * (8443 + 404), 30),
     ];
     for proto in [
         Protocol::Cryptflow2,
@@ -197,7 +199,7 @@ fn tiny_network_cryptflow2() {
         c(0, 0, 36 * 8 * 4684, 64),
         c(0, 18, 18 * 7399, 9),
         c(0, 5, 5 * 7399, 9),
-        c(0, 0, 4 * (4684 + 404), 32),
+        c(0, 0, 4 * (4684 + 404), 24), // tree: 3 levels of 8 rounds
     ];
     assert_eq!(network_nonlinear(&n, Protocol::Cryptflow2, &pr), want);
 }
