@@ -30,21 +30,22 @@ pub struct OpCounts {
 }
 
 impl OpCounts {
-    /// Every field multiplied by `k` (k identical sub-computations).
+    /// Every field multiplied by `k` (k identical sub-computations). Arithmetic saturates: a
+    /// saturated count (u64::MAX) can only come from layers beyond the spec limits.
     pub fn times(self, k: u64) -> OpCounts {
         OpCounts {
-            internal_rot: self.internal_rot * k,
-            external_rot: self.external_rot * k,
-            key_switch: self.key_switch * k,
-            scmult: self.scmult * k,
-            add: self.add * k,
-            ct_up: self.ct_up * k,
-            ct_down: self.ct_down * k,
-            bytes_up: self.bytes_up * k,
-            bytes_down: self.bytes_down * k,
-            mod_switch: self.mod_switch * k,
-            enc: self.enc * k,
-            dec: self.dec * k,
+            internal_rot: self.internal_rot.saturating_mul(k),
+            external_rot: self.external_rot.saturating_mul(k),
+            key_switch: self.key_switch.saturating_mul(k),
+            scmult: self.scmult.saturating_mul(k),
+            add: self.add.saturating_mul(k),
+            ct_up: self.ct_up.saturating_mul(k),
+            ct_down: self.ct_down.saturating_mul(k),
+            bytes_up: self.bytes_up.saturating_mul(k),
+            bytes_down: self.bytes_down.saturating_mul(k),
+            mod_switch: self.mod_switch.saturating_mul(k),
+            enc: self.enc.saturating_mul(k),
+            dec: self.dec.saturating_mul(k),
         }
     }
 
@@ -58,18 +59,18 @@ impl Add for OpCounts {
     type Output = OpCounts;
     fn add(self, o: OpCounts) -> OpCounts {
         OpCounts {
-            internal_rot: self.internal_rot + o.internal_rot,
-            external_rot: self.external_rot + o.external_rot,
-            key_switch: self.key_switch + o.key_switch,
-            scmult: self.scmult + o.scmult,
-            add: self.add + o.add,
-            ct_up: self.ct_up + o.ct_up,
-            ct_down: self.ct_down + o.ct_down,
-            bytes_up: self.bytes_up + o.bytes_up,
-            bytes_down: self.bytes_down + o.bytes_down,
-            mod_switch: self.mod_switch + o.mod_switch,
-            enc: self.enc + o.enc,
-            dec: self.dec + o.dec,
+            internal_rot: self.internal_rot.saturating_add(o.internal_rot),
+            external_rot: self.external_rot.saturating_add(o.external_rot),
+            key_switch: self.key_switch.saturating_add(o.key_switch),
+            scmult: self.scmult.saturating_add(o.scmult),
+            add: self.add.saturating_add(o.add),
+            ct_up: self.ct_up.saturating_add(o.ct_up),
+            ct_down: self.ct_down.saturating_add(o.ct_down),
+            bytes_up: self.bytes_up.saturating_add(o.bytes_up),
+            bytes_down: self.bytes_down.saturating_add(o.bytes_down),
+            mod_switch: self.mod_switch.saturating_add(o.mod_switch),
+            enc: self.enc.saturating_add(o.enc),
+            dec: self.dec.saturating_add(o.dec),
         }
     }
 }

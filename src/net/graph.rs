@@ -159,6 +159,16 @@ impl Network {
     }
 }
 
+/// Largest channel count of any tensor. The limits keep every count well inside `u64` and every
+/// counter fast; they are far above any network the frameworks run.
+pub const MAX_CHANNELS: u32 = 1 << 16;
+/// Largest height or width of any tensor, padding included.
+pub const MAX_SIDE: u32 = 1 << 13;
+/// Largest convolution kernel side and stride.
+pub const MAX_KERNEL: u32 = 64;
+/// Largest FC output.
+pub const MAX_FEATURES: u32 = 1 << 20;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Producer {
     Input,
@@ -189,6 +199,15 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
             file,
             format!(
                 "input: channels, height and width must be positive, got {}x{}x{}",
+                i.channels, i.height, i.width
+            ),
+        ));
+    }
+    if i.channels > MAX_CHANNELS || i.height > MAX_SIDE || i.width > MAX_SIDE {
+        return Err(SpecError::file(
+            file,
+            format!(
+                "input: {}x{}x{} is too large (at most {MAX_CHANNELS} channels and {MAX_SIDE} pixels a side)",
                 i.channels, i.height, i.width
             ),
         ));
@@ -234,6 +253,12 @@ fn checked_u32(v: u64, what: &str) -> Result<u32, String> {
 
 fn window_out(len: u32, pad: (u32, u32), k: u32, s: u32, axis: &str) -> Result<u32, String> {
     let padded = len as u64 + pad.0 as u64 + pad.1 as u64;
+    if padded > MAX_SIDE as u64 {
+        return Err(format!(
+            "padded input {axis} {padded} ({len} + padding {} + {}) exceeds the limit of {MAX_SIDE}",
+            pad.0, pad.1
+        ));
+    }
     if (k as u64) > padded {
         return Err(format!(
             "kernel {axis} {k} is larger than the padded input {axis} {padded} ({len} + padding {} + {})",
@@ -385,6 +410,15 @@ impl Builder<'_> {
                 if f.out_features == 0 {
                     return Err(self.err(path, "out_features must be positive"));
                 }
+                if f.out_features > MAX_FEATURES {
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "out_features {} exceeds the limit of {MAX_FEATURES}",
+                            f.out_features
+                        ),
+                    ));
+                }
                 let ni = checked_u32(x.elems(), "flattened input length")
                     .map_err(|m| self.err(path, m))?;
                 let input = Shape::new(ni, 1, 1);
@@ -478,6 +512,17 @@ impl Builder<'_> {
         }
         if c.groups == 0 {
             return Err(e("groups must be positive".into()));
+        }
+        if c.out_channels > MAX_CHANNELS {
+            return Err(e(format!(
+                "out_channels {} exceeds the limit of {MAX_CHANNELS}",
+                c.out_channels
+            )));
+        }
+        if kh > MAX_KERNEL || kw > MAX_KERNEL || sh > MAX_KERNEL || sw > MAX_KERNEL {
+            return Err(e(format!(
+                "kernel {kh}x{kw} / stride {sh}x{sw}: each must be at most {MAX_KERNEL}"
+            )));
         }
         if !x.c.is_multiple_of(c.groups) || !c.out_channels.is_multiple_of(c.groups) {
             return Err(e(format!(

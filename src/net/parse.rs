@@ -43,7 +43,7 @@ pub fn parse_spec(text: &str, file: &str) -> Result<NetworkSpec, SpecError> {
         }
     };
     top.insert("layers".into(), Value::Array(Vec::new()));
-    let mut spec: NetworkSpec = serde_json::from_value(Value::Object(top))
+    let mut spec: NetworkSpec = from_value(Value::Object(top))
         .map_err(|e| SpecError::file(file, format!("network: {e}")))?;
     spec.layers = layers;
     spec.stages = stages;
@@ -52,6 +52,45 @@ pub fn parse_spec(text: &str, file: &str) -> Result<NetworkSpec, SpecError> {
         return Err(SpecError::file(file, "the network has no layers"));
     }
     Ok(spec)
+}
+
+/// `serde_json::from_value` that names the offending field (`field `taps[0]`: ...`).
+fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path.is_empty() || path == "." || inner.contains(&format!("`{path}`")) {
+            inner
+        } else {
+            format!("field `{path}`: {inner}")
+        }
+    })
+}
+
+/// Converts a node's fields (without `type`) into the variant `ty` names. Going through the
+/// variant's own struct (not the tagged enum) keeps the field path in serde's errors.
+fn typed_node(ty: &str, v: Value) -> Result<Node, String> {
+    Ok(match ty {
+        "conv" => Node::Conv(from_value(v)?),
+        "depthwise" => Node::Depthwise(from_value(v)?),
+        "fc" => Node::Fc(from_value(v)?),
+        "batchnorm" => Node::Batchnorm(from_value(v)?),
+        "relu" => Node::Relu(from_value(v)?),
+        "relu6" => Node::Relu6(from_value(v)?),
+        "maxpool" => Node::Maxpool(from_value(v)?),
+        "avgpool" => Node::Avgpool(from_value(v)?),
+        "global_avgpool" => Node::GlobalAvgpool(from_value(v)?),
+        "add" => Node::Add(from_value(v)?),
+        "flatten" => Node::Flatten(from_value(v)?),
+        "argmax" => Node::Argmax(from_value(v)?),
+        "block" => Node::Block(from_value(v)?),
+        "residual" => Node::Residual(from_value(v)?),
+        other => {
+            return Err(format!(
+                "unknown layer type `{other}` (expected one of {LAYER_TYPES})"
+            ));
+        }
+    })
 }
 
 struct Ctx<'a> {
@@ -133,8 +172,8 @@ impl Ctx<'_> {
             ));
         }
         obj.insert("blocks".into(), Value::Array(Vec::new()));
-        let mut stage: StageSpec = serde_json::from_value(Value::Object(obj))
-            .map_err(|e| SpecError::layer(self.file, &path, e.to_string()))?;
+        let mut stage: StageSpec =
+            from_value(Value::Object(obj)).map_err(|e| SpecError::layer(self.file, &path, e))?;
         stage.blocks = blocks;
         Ok(stage)
     }
@@ -185,8 +224,9 @@ impl Ctx<'_> {
             parsed.push(list);
             obj.insert((*field).into(), Value::Array(Vec::new()));
         }
-        let mut node: Node = serde_json::from_value(Value::Object(obj))
-            .map_err(|e| SpecError::layer(self.file, &path, e.to_string()))?;
+        obj.remove("type");
+        let mut node = typed_node(&ty, Value::Object(obj))
+            .map_err(|e| SpecError::layer(self.file, &path, e))?;
         match &mut node {
             Node::Block(b) => {
                 b.layers = parsed.remove(0);

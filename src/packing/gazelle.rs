@@ -135,8 +135,9 @@ pub fn conv(
     let groups = c.groups as u64;
     let (g_in, g_out) = (input.c as u64 / groups, co as u64 / groups);
     let mut total = LayerCost::default();
-    for r in 0..c.sh {
-        for col in 0..c.sw {
+    // Phases past the kernel hold no taps.
+    for r in 0..c.sh.min(c.kh) {
+        for col in 0..c.sw.min(c.kw) {
             let taps = phase_taps(c, r, col);
             let t = taps.clone().count() as u64;
             let ph = phase_len(input.h as u64, c.pad.top as u64, c.sh as u64, r as u64);

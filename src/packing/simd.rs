@@ -295,8 +295,9 @@ pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerC
     let g_in = input.c as u64 / groups;
     let g_out = co as u64 / groups;
     let mut total = LayerCost::default();
-    for r in 0..c.sh {
-        for col in 0..c.sw {
+    // Phases past the kernel hold no taps.
+    for r in 0..c.sh.min(c.kh) {
+        for col in 0..c.sw.min(c.kw) {
             let taps = phase_taps(c, r, col);
             if taps.clone().next().is_none() {
                 continue; // empty sub-filter: skipped
