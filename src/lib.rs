@@ -5,6 +5,7 @@
 
 pub mod cost;
 pub mod error;
+pub mod eval;
 pub mod he;
 pub mod net;
 pub mod packing;

@@ -15,6 +15,12 @@ const FORMATS: [&str; 3] = ["table", "csv", "json"];
 const HEADER: &str = "layer,kind,in_c,in_h,in_w,out_c,out_h,out_w,n,cn,internal_rot,external_rot,key_switch,scmult,add,ct_up,ct_down,bytes_up,bytes_down";
 /// Index of the first count column (`internal_rot`) in the CSV.
 const FIRST_COUNT: usize = 10;
+/// The priced columns (decimal milliseconds); every other column after `cn` is an integer count.
+const MS_COLUMNS: [&str; 3] = ["compute_ms", "comm_ms", "latency_ms"];
+
+fn is_ms(name: &str) -> bool {
+    MS_COLUMNS.contains(&name)
+}
 
 fn stria() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stria"));
@@ -181,6 +187,11 @@ fn check_csv(text: &str, config: &Path, protocol: &str) -> Vec<(String, u64)> {
             );
         }
         for (i, cell) in row.iter().enumerate().skip(FIRST_COUNT) {
+            if is_ms(&header[i]) {
+                let v: f64 = cell.parse().unwrap_or_else(|_| panic!("{what}: {cell:?}"));
+                assert!(v >= 0.0 && v.is_finite(), "{what}: {} {cell}", layer.path);
+                continue;
+            }
             assert!(
                 is_plain_integer(cell),
                 "{what}: {} {} = {cell:?}",
@@ -196,6 +207,20 @@ fn check_csv(text: &str, config: &Path, protocol: &str) -> Vec<(String, u64)> {
     );
     let mut sums = Vec::new();
     for (i, name) in header.iter().enumerate().skip(FIRST_COUNT) {
+        if is_ms(name) {
+            // Decimal milliseconds: the total is the sum up to the printed rounding.
+            let sum: f64 = layer_rows
+                .iter()
+                .map(|r| r[i].parse::<f64>().unwrap())
+                .sum();
+            let total_v: f64 = total[i].parse().unwrap();
+            let tol = 1e-6 * (layer_rows.len() as f64 + 1.0) + 1e-9 * sum.abs();
+            assert!(
+                (total_v - sum).abs() <= tol,
+                "{what}: total {name} {total_v} vs {sum}"
+            );
+            continue;
+        }
         let sum: u64 = layer_rows
             .iter()
             .map(|r| r[i].parse::<u64>().unwrap())
@@ -221,7 +246,7 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
     let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
     let net = stria::net::load_network(config).unwrap();
     assert_eq!(v["network"], net.name.as_str(), "{what}");
-    assert_eq!(v["config"]["protocol"], protocol, "{what}");
+    assert_eq!(v["setting"]["count"]["protocol"], protocol, "{what}");
     let layers = v["layers"].as_array().expect("layers array");
     assert_eq!(layers.len(), net.layers.len(), "{what}");
     for (name, sum) in totals {
@@ -240,6 +265,14 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
             let j = &layer[name.as_str()];
             if cell.is_empty() {
                 assert!(j.is_null(), "{what}: {} {name} = {j}", row[0]);
+            } else if is_ms(name) {
+                let c: f64 = cell.parse().unwrap();
+                let jv = j.as_f64().unwrap_or_else(|| panic!("{what}: {name} = {j}"));
+                assert!(
+                    (c - jv).abs() <= 1e-6 + 1e-9 * jv.abs(),
+                    "{what}: {} {name}",
+                    row[0]
+                );
             } else {
                 assert_eq!(
                     j.as_u64().map(|x| x.to_string()).as_deref(),

@@ -1,0 +1,142 @@
+//! One evaluation of a network under one setting: HE counts (packing), non-linear protocol costs
+//! and prices (compute + link), layer by layer. Counting never depends on the link or the profile;
+//! pricing is applied on top.
+
+use crate::cost::OpCounts;
+use crate::cost::price::{CostProfile, Link, Price, price_layer, primes_for};
+use crate::error::SpecError;
+use crate::net::Network;
+use crate::packing::nonlinear::{NlCost, NonlinearParams, network_nonlinear};
+use crate::packing::{CountConfig, CountError, LayerCost, count_network};
+use serde::Serialize;
+
+/// Everything an evaluation depends on.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub count: CountConfig,
+    pub nonlinear: NonlinearParams,
+    pub link: Link,
+    pub profile: CostProfile,
+}
+
+impl Setting {
+    /// The framework's own counting settings for `protocol`, the default non-linear parameters,
+    /// the given link and the shipped published-priors profile. Cheetah's plaintext modulus is
+    /// `2^l` with `l` from the non-linear parameters.
+    pub fn new(protocol: crate::packing::Protocol, link: Link) -> Setting {
+        let nonlinear = NonlinearParams::default();
+        let mut count = CountConfig::new(protocol);
+        count.cheetah.plain_bits = nonlinear.l;
+        Setting {
+            count,
+            nonlinear,
+            link,
+            profile: CostProfile::published_priors(),
+        }
+    }
+}
+
+/// One layer's evaluation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LayerEval {
+    pub cost: LayerCost,
+    pub nl: NlCost,
+    /// Non-linear traffic, `ceil(bits / 8)`.
+    pub nonlinear_bytes: u64,
+    /// Round trips: one per HE layer plus the non-linear protocol rounds.
+    pub rounds: u64,
+    pub price: Price,
+    /// The HE part of the latency: compute + HE bytes + the HE round trip.
+    pub linear_ms: f64,
+    /// The non-linear part: non-linear bytes + non-linear rounds.
+    pub nonlinear_ms: f64,
+}
+
+/// Column sums of an evaluation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub counts: OpCounts,
+    pub relu: u64,
+    pub trunc: u64,
+    pub nonlinear_bytes: u64,
+    pub rounds: u64,
+    pub price: Price,
+    pub linear_ms: f64,
+    pub nonlinear_ms: f64,
+}
+
+impl Totals {
+    pub fn of(rows: &[LayerEval]) -> Totals {
+        rows.iter().fold(Totals::default(), |mut t, r| {
+            t.counts += r.cost.counts;
+            t.relu += r.nl.relu;
+            t.trunc += r.nl.trunc;
+            t.nonlinear_bytes += r.nonlinear_bytes;
+            t.rounds += r.rounds;
+            t.price += r.price;
+            t.linear_ms += r.linear_ms;
+            t.nonlinear_ms += r.nonlinear_ms;
+            t
+        })
+    }
+}
+
+/// Why an evaluation failed: a layer the protocol cannot run, or a profile without an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    Count(CountError),
+    Price { path: String, error: SpecError },
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Count(e) => write!(f, "{e}"),
+            EvalError::Price { path, error } => write!(f, "pricing layer `{path}`: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// Evaluates every layer of `net` under `s`.
+pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError> {
+    let costs = count_network(net, &s.count).map_err(EvalError::Count)?;
+    let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear);
+    let primes = primes_for(s.count.protocol);
+    net.layers
+        .iter()
+        .zip(costs)
+        .zip(nl)
+        .map(|((layer, cost), nl)| {
+            let he_round = cost.n.is_some() as u64;
+            let nonlinear_bytes = nl.bits.div_ceil(8);
+            let rounds = he_round + nl.rounds;
+            let price = price_layer(
+                &cost.counts,
+                cost.n,
+                primes,
+                nonlinear_bytes,
+                rounds,
+                &s.profile,
+                &s.link,
+            )
+            .map_err(|error| EvalError::Price {
+                path: layer.path.clone(),
+                error,
+            })?;
+            let he_bytes = cost.counts.bytes_up + cost.counts.bytes_down;
+            let linear_ms =
+                price.compute_ms + s.link.transfer_ms(he_bytes) + he_round as f64 * s.link.rtt_ms;
+            Ok(LayerEval {
+                cost,
+                nl,
+                nonlinear_bytes,
+                rounds,
+                price,
+                linear_ms,
+                nonlinear_ms: price.latency_ms - linear_ms,
+            })
+        })
+        .collect()
+}

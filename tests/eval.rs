@@ -1,0 +1,243 @@
+//! Evaluation = counts + non-linear costs + prices: pricing arithmetic by hand, link invariance,
+//! the `--by kind` view, and the `compare` command.
+
+use assert_cmd::Command;
+use proptest::prelude::*;
+use stria::cost::price::Link;
+use stria::eval::{Setting, Totals, evaluate};
+use stria::net::{Network, build, parse_spec};
+use stria::packing::Protocol;
+use stria::report::{CostReport, View};
+
+fn net(layers: &str, c: u32, h: u32, w: u32) -> Network {
+    let text = format!(
+        r#"{{"name": "t", "input": {{"channels": {c}, "height": {h}, "width": {w}}}, "layers": [{layers}]}}"#
+    );
+    build(&parse_spec(&text, "t.json").unwrap(), "t.json").unwrap()
+}
+
+fn lan() -> Link {
+    Link::preset("lan").unwrap()
+}
+
+#[test]
+fn pricing_arithmetic_of_one_conv() {
+    // Background 3.A under CrypTFlow2 (8x8, 256 -> 256, 3x3 pad 1): key switches 68 + 460 = 528,
+    // ScMult 9216, Add 9216 + 256 + 8 + 4 = 9484, ModSwitch 256 + 8 + 1 = 265, Enc 8, Dec 4.
+    let n = net(
+        r#"{"type": "conv", "out_channels": 256, "kernel": 3, "padding": 1}"#,
+        256,
+        8,
+        8,
+    );
+    let s = Setting::new(Protocol::Cryptflow2, lan());
+    let e = evaluate(&n, &s).unwrap();
+    let c = e[0].cost.counts;
+    assert_eq!(
+        (c.key_switch, c.scmult, c.add, c.mod_switch, c.enc, c.dec),
+        (528, 9216, 9484, 265, 8, 4)
+    );
+    // Published priors at (8192, 3 primes): key switch 3150 us, ScMult 1950, Add 76.5, ModSwitch
+    // 235, Enc 3450, Dec 950:
+    // 528*3150 + 9216*1950 + 9484*76.5 + 265*235 + 8*3450 + 4*950
+    // = 1,663,200 + 17,971,200 + 725,526 + 62,275 + 27,600 + 3,800 = 20,453,601 us.
+    let compute_ms = 20_453.601;
+    assert!((e[0].price.compute_ms - compute_ms).abs() < 1e-6);
+    // Truncation of the 256*8*8 = 16,384 outputs, SCI_HE field protocol (eta = 37, f = 12):
+    // 15,142 bits each = 248,086,528 bits = 31,010,816 bytes, 16 rounds.
+    assert_eq!((e[0].nl.trunc, e[0].nonlinear_bytes), (16_384, 31_010_816));
+    assert_eq!(e[0].rounds, 1 + 16);
+    // LAN: 3000 Mbit/s, 0.3 ms. HE bytes 1,572,864 + 524,288 = 2,097,152 -> 5.592405333 ms, plus
+    // one round trip; non-linear 31,010,816 bytes -> 82.695509333 ms plus 16 round trips.
+    let he_ms = 2_097_152.0 * 8.0 / 3e6;
+    let nl_ms = 31_010_816.0 * 8.0 / 3e6;
+    let comm_ms = he_ms + nl_ms + 17.0 * 0.3;
+    assert!((e[0].price.comm_ms - comm_ms).abs() < 1e-9);
+    assert!((e[0].price.latency_ms - (compute_ms + comm_ms)).abs() < 1e-6);
+    assert!((e[0].linear_ms - (compute_ms + he_ms + 0.3)).abs() < 1e-6);
+    assert!((e[0].nonlinear_ms - (nl_ms + 16.0 * 0.3)).abs() < 1e-6);
+}
+
+fn protocols() -> impl Strategy<Value = Protocol> {
+    prop::sample::select(Protocol::ALL.to_vec())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Changing the link changes neither the counts nor the compute time; communication time
+    /// falls as bandwidth rises and grows with the round-trip time.
+    #[test]
+    fn link_never_changes_counts(
+        ci in 1u32..40, co in 1u32..40, hw in 4u32..20, k in 1u32..4, s in 1u32..3,
+        protocol in protocols(),
+        bw in 1.0f64..10_000.0, rtt in 0.0f64..100.0,
+    ) {
+        let layers = format!(
+            r#"{{"type": "conv", "out_channels": {co}, "kernel": {k}, "stride": {s}, "padding": 1}},
+               {{"type": "batchnorm"}}, {{"type": "relu"}}, {{"type": "global_avgpool"}},
+               {{"type": "fc", "out_features": 10}}"#
+        );
+        let n = net(&layers, ci, hw, hw);
+        let a = evaluate(&n, &Setting::new(protocol, lan())).unwrap();
+        let slow = Link { name: "x".into(), bandwidth_mbit_s: bw, rtt_ms: rtt, source: String::new() };
+        let b = evaluate(&n, &Setting::new(protocol, slow.clone())).unwrap();
+        let faster = Link { bandwidth_mbit_s: 2.0 * bw, ..slow };
+        let c = evaluate(&n, &Setting::new(protocol, faster)).unwrap();
+        for ((x, y), z) in a.iter().zip(&b).zip(&c) {
+            prop_assert_eq!(x.cost, y.cost);
+            prop_assert_eq!(x.nl, y.nl);
+            prop_assert_eq!(x.rounds, y.rounds);
+            prop_assert!((x.price.compute_ms - y.price.compute_ms).abs() < 1e-9);
+            prop_assert!(z.price.comm_ms <= y.price.comm_ms + 1e-12);
+        }
+    }
+}
+
+#[test]
+fn kind_view_sums_to_the_layer_view() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/models/mobilenetv2-cifar10.json"
+    );
+    let n = stria::net::load_network(std::path::Path::new(path)).unwrap();
+    let s = Setting::new(Protocol::Cheetah, lan());
+    let e = evaluate(&n, &s).unwrap();
+    let by_layer = CostReport::new(&n, &s, &e, View::Layer);
+    let by_kind = CostReport::new(&n, &s, &e, View::Kind);
+    assert_eq!(by_layer.total, by_kind.total);
+    let dw = by_kind
+        .layers
+        .iter()
+        .find(|r| r.kind == "depthwise3x3")
+        .unwrap();
+    assert_eq!(dw.layers, 17);
+    let sum: u64 = by_kind.layers.iter().map(|r| r.counts.scmult).sum();
+    assert_eq!(sum, Totals::of(&e).counts.scmult);
+    let layers: u64 = by_kind.layers.iter().map(|r| r.layers).sum();
+    assert_eq!(layers as usize, n.layers.len());
+    // Linear + non-linear split adds up to the total latency.
+    let sp = by_kind.split;
+    assert!((sp.linear_ms + sp.nonlinear_ms - by_kind.total.latency_ms).abs() < 1e-6);
+}
+
+fn stria() -> Command {
+    Command::cargo_bin("stria").unwrap()
+}
+
+fn model(name: &str) -> String {
+    format!("{}/configs/models/{name}.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn compare_rows_and_speedups() {
+    let out = stria()
+        .args([
+            "compare",
+            &model("resnet18-cifar10"),
+            &model("mobilenetv2-cifar10"),
+        ])
+        .args([
+            "--protocol",
+            "cryptflow2,cheetah",
+            "--link",
+            "lan",
+            "--link",
+            "wan",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    for col in [
+        "network",
+        "protocol",
+        "link",
+        "bytes_up",
+        "nonlinear_bytes",
+        "latency_s",
+        "speedup",
+    ] {
+        assert!(header.contains(&col.to_string()), "{header:?}");
+    }
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    // 2 networks x 2 protocols x 2 links, network-major order.
+    assert_eq!(rows.len(), 8);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let order: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[col("network")].to_string(),
+                r[col("protocol")].to_string(),
+                r[col("link")].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order[0],
+        ("resnet18-cifar10".into(), "cryptflow2".into(), "lan".into())
+    );
+    assert_eq!(
+        order[3],
+        ("resnet18-cifar10".into(), "cheetah".into(), "wan".into())
+    );
+    assert_eq!(order[4].0, "mobilenetv2-cifar10");
+    let lat: Vec<f64> = rows
+        .iter()
+        .map(|r| r[col("latency_s")].parse().unwrap())
+        .collect();
+    let sp: Vec<f64> = rows
+        .iter()
+        .map(|r| r[col("speedup")].parse().unwrap())
+        .collect();
+    assert!((sp[0] - 1.0).abs() < 1e-12);
+    for (l, s) in lat.iter().zip(&sp) {
+        assert!((s - lat[0] / l).abs() < 1e-9);
+    }
+    // The same network and protocol on WAN is slower than on LAN; counts do not move.
+    assert!(lat[1] > lat[0]);
+    assert_eq!(rows[0][col("scmult")], rows[1][col("scmult")]);
+    // Table and JSON forms.
+    let table = stria()
+        .args([
+            "compare",
+            &model("resnet18-cifar10"),
+            "--protocol",
+            "gala",
+            "--link",
+            "wan",
+        ])
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let t = String::from_utf8(table.stdout).unwrap();
+    assert!(t.contains("Speedup") && t.contains("1.00x"), "{t}");
+    let json = stria()
+        .args(["compare", &model("resnet18-cifar10"), "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn compare_errors_name_the_problem() {
+    let out = stria()
+        .args(["compare", &model("resnet18-cifar10"), "--link", "moon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("moon") && !err.contains("panicked"), "{err}");
+    let out = stria().args(["compare"]).output().unwrap();
+    assert!(!out.status.success());
+}
