@@ -190,7 +190,24 @@ fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String>
 
 /// Counts every layer of a network, in order.
 pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>, CountError> {
-    net.layers.iter().map(|l| count_layer(l, cfg)).collect()
+    // Filled in place: layers without HE work keep the default, SCI_HE convolutions accumulate
+    // straight into their slot (the count of a whole network must take microseconds).
+    let mut out = vec![LayerCost::default(); net.layers.len()];
+    for (l, slot) in net.layers.iter().zip(out.iter_mut()) {
+        match &l.op {
+            Op::Conv(c) if cfg.protocol == Protocol::Cryptflow2 => {
+                simd::conv_into(l.input, l.output.c, c, cfg, slot).map_err(|message| {
+                    CountError {
+                        path: l.path.clone(),
+                        message,
+                    }
+                })?;
+            }
+            Op::Conv(_) | Op::Fc | Op::BatchNorm { folded: false } => *slot = count_layer(l, cfg)?,
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// One phase `(r, c)` of Gazelle's strided decomposition (background.md 3.5): the taps
@@ -201,10 +218,18 @@ pub(crate) fn phase_taps(
     r: u32,
     col: u32,
 ) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
+    // Stride 1 (the common case) keeps every tap: skip the modulo tests.
+    let unit = c.sh == 1 && c.sw == 1;
     c.taps
         .iter()
-        .filter(move |(dy, dx)| dy % c.sh == r && dx % c.sw == col)
-        .map(move |(dy, dx)| (((dy - r) / c.sh) as u64, ((dx - col) / c.sw) as u64))
+        .filter(move |(dy, dx)| unit || (dy % c.sh == r && dx % c.sw == col))
+        .map(move |(dy, dx)| {
+            if unit {
+                (*dy as u64, *dx as u64)
+            } else {
+                (((dy - r) / c.sh) as u64, ((dx - col) / c.sw) as u64)
+            }
+        })
 }
 
 /// `ceil(a / b)` for `b > 0`.

@@ -19,6 +19,13 @@ pub const PRIMES_UP: u64 = 3;
 /// Data primes of a returned ciphertext (after the final modulus switch).
 pub const PRIMES_DOWN: u64 = 1;
 
+/// `ceil(a / b)` for a power of two `b`.
+#[inline]
+fn div_ceil_pow2(a: u64, b: u64) -> u64 {
+    debug_assert!(b.is_power_of_two());
+    (a + b - 1) >> b.trailing_zeros()
+}
+
 /// SEAL serializes each RNS coefficient as a 64-bit word: `2 * N * L * 8` bytes per ciphertext.
 pub fn ct_bytes(n: u64, primes: u64) -> u64 {
     2 * n * primes * 8
@@ -105,9 +112,10 @@ impl SciLayout {
                 "a {h}x{w} (stored) channel needs {s} slots, more than half of the largest SCI_HE ring degree {N_MAX}"
             ));
         }
-        let hc = n / 2 / s;
+        // Powers of two throughout: shifts instead of divisions (this runs per sub-convolution).
+        let hc = (n / 2) >> s.trailing_zeros();
         let cn = 2 * hc;
-        let out_halves = ceil_div(co, hc);
+        let out_halves = div_ceil_pow2(co, hc);
         let half_perms = if out_halves % 2 == 1 && out_halves > 1 {
             out_halves + 1
         } else {
@@ -117,9 +125,9 @@ impl SciLayout {
             n,
             s,
             hc,
-            inp_ct: ceil_div(ci, cn),
-            out_ct: ceil_div(co, cn),
-            inp_halves: ceil_div(ci, hc),
+            inp_ct: div_ceil_pow2(ci, cn),
+            out_ct: div_ceil_pow2(co, cn),
+            inp_halves: div_ceil_pow2(ci, hc),
             out_halves,
             half_perms,
             convs: half_perms * hc,
@@ -208,29 +216,50 @@ pub fn dense_subconv(
     taps: impl Iterator<Item = (u64, u64)>,
     cfg: &CountConfig,
 ) -> Result<(OpCounts, SciLayout), String> {
+    let mut counts = OpCounts::default();
+    let l = dense_subconv_into(&mut counts, 1, h, w, ci, co, taps, cfg)?;
+    Ok((counts, l))
+}
+
+/// [`dense_subconv`] times `k` (identical independent convolutions), added into `acc` in place
+/// (the counter's hot path: no intermediate copies).
+#[allow(clippy::too_many_arguments)]
+fn dense_subconv_into(
+    acc: &mut OpCounts,
+    k: u64,
+    h: u64,
+    w: u64,
+    ci: u64,
+    co: u64,
+    taps: impl Iterator<Item = (u64, u64)>,
+    cfg: &CountConfig,
+) -> Result<SciLayout, String> {
     let l = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
     let (t, rot_per_ct, ks_per_ct) = internal_per_ct(taps, w, l.n, cfg.key_policy);
     let (ext_rot, ext_ks) = l.external(cfg.key_policy);
     let scmult = l.live_masks(ci, co) * t;
-    let counts = OpCounts {
-        internal_rot: l.inp_ct * rot_per_ct,
-        external_rot: ext_rot,
-        key_switch: l.inp_ct * ks_per_ct + ext_ks,
-        scmult,
-        // One add per product (into the zero ciphertext), one per partial sum into its
-        // half-permutation, one per half-permutation into the result, the column fold, the mask.
-        add: scmult + l.convs + l.half_perms + l.column_fold() + l.out_ct,
-        ct_up: l.inp_ct,
-        ct_down: l.out_ct,
-        bytes_up: l.inp_ct * ct_bytes(l.n, PRIMES_UP),
-        bytes_down: l.out_ct * ct_bytes(l.n, PRIMES_DOWN),
-        // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1; and the
-        // zero ciphertext `HE_output_rotations` switches down once to initialise its sums.
-        mod_switch: l.convs + 2 * l.out_ct + 1,
-        enc: l.inp_ct + l.out_ct,
-        dec: l.out_ct,
-    };
-    Ok((counts, l))
+    // The spec limits (channels, sides, kernels) keep every term far below 2^64.
+    let add = |f: &mut u64, v: u64| *f += v * k;
+    add(&mut acc.internal_rot, l.inp_ct * rot_per_ct);
+    add(&mut acc.external_rot, ext_rot);
+    add(&mut acc.key_switch, l.inp_ct * ks_per_ct + ext_ks);
+    add(&mut acc.scmult, scmult);
+    // One add per product (into the zero ciphertext), one per partial sum into its
+    // half-permutation, one per half-permutation into the result, the column fold, the mask.
+    add(
+        &mut acc.add,
+        scmult + l.convs + l.half_perms + l.column_fold() + l.out_ct,
+    );
+    add(&mut acc.ct_up, l.inp_ct);
+    add(&mut acc.ct_down, l.out_ct);
+    add(&mut acc.bytes_up, l.inp_ct * ct_bytes(l.n, PRIMES_UP));
+    add(&mut acc.bytes_down, l.out_ct * ct_bytes(l.n, PRIMES_DOWN));
+    // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1; and the
+    // zero ciphertext `HE_output_rotations` switches down once to initialise its sums.
+    add(&mut acc.mod_switch, l.convs + 2 * l.out_ct + 1);
+    add(&mut acc.enc, l.inp_ct + l.out_ct);
+    add(&mut acc.dec, l.out_ct);
+    Ok(l)
 }
 
 /// Counts of one grouped non-strided convolution whose groups of `g` input and `g` output channels
@@ -286,6 +315,19 @@ pub fn small_group_subconv(
 /// Grouped convolutions: consecutive-block packing when the group size divides `hc` (depthwise
 /// included), otherwise `groups` independent dense convolutions (5.3).
 pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
+    let mut total = LayerCost::default();
+    conv_into(input, co, c, cfg, &mut total)?;
+    Ok(total)
+}
+
+/// [`conv`] written into `total` (which must start at the default).
+pub fn conv_into(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    cfg: &CountConfig,
+    total: &mut LayerCost,
+) -> Result<(), String> {
     let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
     let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
     let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
@@ -294,35 +336,39 @@ pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerC
     let groups = c.groups as u64;
     let g_in = input.c as u64 / groups;
     let g_out = co as u64 / groups;
-    let mut total = LayerCost::default();
+    let dense = c.is_dense();
     // Phases past the kernel hold no taps.
     for r in 0..c.sh.min(c.kh) {
         for col in 0..c.sw.min(c.kw) {
-            let taps = phase_taps(c, r, col);
-            if taps.clone().next().is_none() {
-                continue; // empty sub-filter: skipped
-            }
             let lh = ceil_div(limit_h - r as u64, sh);
             let lw = ceil_div(limit_w - col as u64, sw);
-            let (counts, layout) = if groups == 1 {
-                dense_subconv(lh, lw, g_in, g_out, taps, cfg)?
+            let taps = phase_taps(c, r, col);
+            let layout = if groups == 1 && dense {
+                // Dense kernel: the sub-filter is the full lfh x lfw grid (no tap filtering).
+                let (lfh, lfw) = (ceil_div(fh - r as u64, sh), ceil_div(fw - col as u64, sw));
+                let grid = (0..lfh).flat_map(move |y| (0..lfw).map(move |x| (y, x)));
+                dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, grid, cfg)?
+            } else if taps.clone().next().is_none() {
+                continue; // empty sub-filter: skipped
+            } else if groups == 1 {
+                dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, taps, cfg)?
             } else {
                 let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
                 if g_in == g_out && probe.hc % g_in == 0 {
-                    small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?
+                    let (counts, l) = small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?;
+                    total.counts += counts;
+                    l
                 } else {
-                    let (one, l) = dense_subconv(lh, lw, g_in, g_out, taps, cfg)?;
-                    (one.times(groups), l)
+                    dense_subconv_into(&mut total.counts, groups, lh, lw, g_in, g_out, taps, cfg)?
                 }
             };
             if total.n.is_none() {
                 total.n = Some(layout.n);
                 total.cn = Some(layout.cn());
             }
-            total.counts += counts;
         }
     }
-    Ok(total)
+    Ok(())
 }
 
 /// A fully connected layer `ni -> no` by the hybrid method of `fc-field.cpp` (background.md 3.6),
