@@ -280,7 +280,15 @@ impl CostReport {
                 ]
             })
             .collect();
-        let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+        let mut heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+        let mut rows = rows;
+        if self.view == View::Kind {
+            // Kind, shape, N and cn say nothing about a group of layers: drop those columns.
+            heads.drain(1..5);
+            for r in rows.iter_mut() {
+                r.drain(1..5);
+            }
+        }
         let mut out = String::new();
         let s = &self.setting;
         let _ = writeln!(
@@ -295,7 +303,8 @@ impl CostReport {
             s.link.rtt_ms,
             s.profile
         );
-        out.push_str(&render_table(&heads, &rows, 3));
+        let left = if self.view == View::Kind { 1 } else { 3 };
+        out.push_str(&render_table(&heads, &rows, left));
         let t = &self.total;
         let c = &t.counts;
         let _ = writeln!(
