@@ -3,6 +3,8 @@
 //! Data flow: `net` (spec -> resolved layers) -> `packing` (closed-form counts per protocol) ->
 //! `report` (table / CSV / JSON). `he` holds ring and key facts shared by the counters.
 
+#[cfg(feature = "he")]
+pub mod backend;
 pub mod cost;
 pub mod error;
 pub mod eval;

@@ -1,0 +1,61 @@
+//! Real HE backend on the `fhe` crate (BFV): the layer algorithms the counters describe, executed on
+//! real ciphertexts through an instrumented evaluator, with decryption checked against plaintext
+//! integer arithmetic.
+//!
+//! `instrumented`: the counting, timing evaluator and the two-party state. Executors
+//! (one per packing) implement [`run_layer`]-style functions returning a [`LayerRun`].
+
+pub mod instrumented;
+
+pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
+
+use crate::cost::OpCounts;
+use serde::Serialize;
+
+/// Options of a real-HE run of one layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Seed of every random choice (inputs, weights, shares, masks, keys); printed by callers.
+    pub seed: u64,
+    /// Accept parameters below 128-bit security.
+    pub insecure: bool,
+    /// Bits of the SIMD plaintext prime (a batching prime `= 1 mod 2N` is chosen).
+    pub simd_plain_bits: u32,
+    /// Ciphertext prime sizes for SIMD runs (fresh level; the counter's 3 data primes).
+    pub simd_moduli_bits: Vec<usize>,
+    /// Ciphertext prime sizes for Cheetah runs (default {60, 49}).
+    pub cheetah_moduli_bits: Vec<usize>,
+    /// Largest absolute value of random inputs and weights (small, so the integer result is
+    /// exact below the plaintext modulus).
+    pub max_value: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 1,
+            insecure: false,
+            simd_plain_bits: 37,
+            simd_moduli_bits: vec![60, 60, 60],
+            cheetah_moduli_bits: vec![60, 49],
+            max_value: 7,
+        }
+    }
+}
+
+/// What a real-HE run of one layer observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerRun {
+    /// Operations the instrumented evaluator performed (bytes: real serialized sizes).
+    pub observed: OpCounts,
+    /// Time per operation kind.
+    pub times: OpTimes,
+    /// Wall time of the server's layer computation plus the client's encryption and decryption.
+    pub wall_ns: u64,
+    /// Decrypted (and reconstructed) output equals the plaintext integer computation mod t.
+    pub correct: bool,
+    /// Smallest remaining noise budget over the returned ciphertexts, in bits.
+    pub noise_budget_bits: Option<u32>,
+    /// Ring degree(s) used (the first sub-convolution's for strided layers).
+    pub n: u64,
+}
