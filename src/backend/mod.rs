@@ -5,6 +5,7 @@
 //! `instrumented`: the counting, timing evaluator and the two-party state. Executors
 //! (one per packing) implement [`run_layer`]-style functions returning a [`LayerRun`].
 
+pub mod calibrate;
 pub mod instrumented;
 
 pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
