@@ -6,6 +6,7 @@
 //! (one per packing) implement [`run_layer`]-style functions returning a [`LayerRun`].
 
 pub mod calibrate;
+pub mod coeff;
 pub mod instrumented;
 
 pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
