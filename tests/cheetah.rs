@@ -159,4 +159,8 @@ fn batchnorm_unfolded_uses_homebn() {
     assert_eq!(c.bytes_up, 147 * 55_808);
     assert_eq!(c.bytes_down, 147 * 4096 * 93 / 8);
     assert_eq!(stria::packing::coeff::bn_crt(37), (3, 39));
+    // A BN on the network input (the client's own tensor): no AddPlain (`HomBNSS::bn` adds the
+    // server share only to shared inputs).
+    let (first, _) = cheetah(r#"{"type": "batchnorm"}"#, 64, 56, 56, Partition::Heuristic);
+    assert_eq!((first.scmult, first.add), (147, 0));
 }

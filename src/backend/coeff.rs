@@ -38,6 +38,7 @@
 //! Weights are drawn non-zero (`1..=max_value` with a random sign) so that the blocks OpenCheetah
 //! skips (`Plaintext::is_zero`) are exactly the structurally empty ones the counter skips.
 
+use super::instrumented::is_prime;
 use super::instrumented::{BackendError, HeParams, Instrumented, Result};
 use super::{LayerRun, RunOptions};
 use crate::cost::OpCounts;
@@ -750,38 +751,6 @@ fn pow_mod(mut b: u64, mut e: u64, m: u64) -> u64 {
         e >>= 1;
     }
     r
-}
-
-/// Deterministic Miller-Rabin for 64-bit integers.
-fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    const W: [u64; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
-    for p in W {
-        if n.is_multiple_of(p) {
-            return n == p;
-        }
-    }
-    let (mut d, mut s) = (n - 1, 0);
-    while d.is_multiple_of(2) {
-        d /= 2;
-        s += 1;
-    }
-    'witness: for a in W {
-        let mut x = pow_mod(a, d, n);
-        if x == 1 || x == n - 1 {
-            continue;
-        }
-        for _ in 1..s {
-            x = mul_mod(x, x, n);
-            if x == n - 1 {
-                continue 'witness;
-            }
-        }
-        return false;
-    }
-    true
 }
 
 /// `y mod 2^64` of the integer `0 <= y < prod(primes)` with residues `res` (Garner's mixed radix,

@@ -93,17 +93,18 @@ pub fn batching_prime(bits: u32, n: u64) -> Option<u64> {
     None
 }
 
-fn is_prime(n: u64) -> bool {
+/// Deterministic Miller-Rabin primality test for 64-bit integers.
+pub fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
     }
     for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
     let (mut d, mut s) = (n - 1, 0);
-    while d % 2 == 0 {
+    while d.is_multiple_of(2) {
         d /= 2;
         s += 1;
     }

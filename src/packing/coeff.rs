@@ -336,12 +336,14 @@ pub fn bn_crt(plain_bits: u32) -> (u64, u32) {
 /// An unfolded batch norm under OpenCheetah's HomBN: SIMD encoding under each CRT prime, the
 /// `C*H*W` vector cut into pieces of N: one product and one AddPlain of the server share per
 /// ciphertext; every coefficient of a returned ciphertext is used.
-pub fn batchnorm(len: u64, p: &CheetahParams, n: u64) -> LayerCost {
+pub fn batchnorm(len: u64, reads_input: bool, p: &CheetahParams, n: u64) -> LayerCost {
     let (crt, bits) = bn_crt(p.plain_bits);
     let ct = crt * ceil_div(len, n);
     let counts = OpCounts {
         scmult: ct,
-        add: ct,
+        // AddPlain of the server's share, skipped when the input is the client's own
+        // (`HomBNSS::bn` adds only shared inputs).
+        add: if reads_input { 0 } else { ct },
         ct_up: ct,
         ct_down: ct,
         bytes_up: ct * p.bytes_up(n),

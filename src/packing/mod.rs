@@ -151,9 +151,14 @@ pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountE
             &cfg.cheetah,
             cfg.ring_degree,
         )),
-        Op::BatchNorm { folded: false } if cfg.protocol == Protocol::Cheetah => Ok(
-            coeff::batchnorm(layer.input.elems(), &cfg.cheetah, cfg.ring_degree),
-        ),
+        Op::BatchNorm { folded: false } if cfg.protocol == Protocol::Cheetah => {
+            Ok(coeff::batchnorm(
+                layer.input.elems(),
+                layer.reads_input,
+                &cfg.cheetah,
+                cfg.ring_degree,
+            ))
+        }
         Op::Fc => match cfg.protocol {
             Protocol::Gala => gazelle::fc_gala(layer.input.c as u64, layer.output.c as u64, cfg),
             Protocol::Cryptflow2 => simd::fc(layer.input.c as u64, layer.output.c as u64, cfg),
