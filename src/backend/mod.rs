@@ -8,6 +8,7 @@
 pub mod calibrate;
 pub mod coeff;
 pub mod instrumented;
+pub mod simd;
 
 pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
 
