@@ -3,11 +3,11 @@
 //! pricing is applied on top.
 
 use crate::cost::OpCounts;
-use crate::cost::price::{CostProfile, Link, Price, price_layer, primes_for};
+use crate::cost::price::{CostProfile, Link, Price, price_layer_mix, primes_for};
 use crate::error::SpecError;
 use crate::net::Network;
 use crate::packing::nonlinear::{NlCost, NonlinearParams, network_nonlinear};
-use crate::packing::{CountConfig, CountError, LayerCost, count_network};
+use crate::packing::{CountConfig, CountError, LayerCost, count_network, level_mix};
 use serde::Serialize;
 
 /// Everything an evaluation depends on.
@@ -21,7 +21,7 @@ pub struct Setting {
 
 impl Setting {
     /// The framework's own counting settings for `protocol`, the default non-linear parameters,
-    /// the given link and the shipped published-priors profile. Cheetah's plaintext modulus is
+    /// the given link and the default (measured) cost profile. Cheetah's plaintext modulus is
     /// `2^l` with `l` from the non-linear parameters.
     pub fn new(protocol: crate::packing::Protocol, link: Link) -> Setting {
         let nonlinear = NonlinearParams::default();
@@ -112,8 +112,10 @@ pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError>
             let he_round = cost.n.is_some() as u64;
             let nonlinear_bytes = nl.bits.div_ceil(8);
             let rounds = he_round + nl.rounds;
-            let price = price_layer(
+            let mix = level_mix(layer, &s.count, &cost).map_err(EvalError::Count)?;
+            let price = price_layer_mix(
                 &cost.counts,
+                &mix,
                 cost.n,
                 primes,
                 nonlinear_bytes,

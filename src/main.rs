@@ -52,7 +52,8 @@ struct Knobs {
     /// Cheetah ciphertext moduli in bits, first prime first (default 60,49).
     #[arg(long, value_delimiter = ',')]
     cheetah_moduli: Option<Vec<u32>>,
-    /// Cost profile JSON (default: the shipped published-priors profile).
+    /// Cost profile JSON (default: configs/profiles/measured.json, built in; the SEAL-based
+    /// published priors are configs/profiles/published-priors.json).
     #[arg(long)]
     profile: Option<PathBuf>,
     /// Non-linear protocol parameters JSON (lambda, l, f, eta, m; default
@@ -106,6 +107,53 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Run layers on real HE (BFV, fhe crate) and hold them against the model: counts (must be
+    /// equal), bytes, milliseconds; ends with `MAPE: X%`.
+    #[cfg(feature = "he")]
+    Validate {
+        /// Network spec (JSON), e.g. configs/models/validate-small.json.
+        config: PathBuf,
+        /// Only layers whose path matches (`*` wildcards; without `*`, a substring).
+        #[arg(long)]
+        layers: Option<String>,
+        /// cryptflow2 or cheetah.
+        #[arg(long, value_enum, default_value_t = Protocol::Cryptflow2)]
+        protocol: Protocol,
+        #[command(flatten)]
+        knobs: Knobs,
+        /// Seed of inputs, weights, shares, masks and keys (printed).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run parameter sets below 128-bit security (small experiments only).
+        #[arg(long)]
+        insecure: bool,
+        /// Directory for validate.csv (default results/validate/<protocol>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Micro-benchmark every HE primitive on this machine (fhe.rs BFV; warm-up, repetitions,
+    /// medians) and write a cost profile the pricer reads.
+    #[cfg(feature = "he")]
+    Calibrate {
+        /// Ring degrees of the CrypTFlow2 (3-prime) entries (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',', default_values_t = [8192usize, 16384, 32768, 65536])]
+        ring_degree: Vec<usize>,
+        /// Timed rounds per pass.
+        #[arg(long, default_value_t = 15)]
+        repetitions: usize,
+        /// Passes over all parameter sets (medians over every pass).
+        #[arg(long, default_value_t = 5)]
+        passes: usize,
+        /// Profile name recorded in the file.
+        #[arg(long, default_value = "measured")]
+        name: String,
+        /// Accept ring degrees below 128-bit security.
+        #[arg(long)]
+        insecure: bool,
+        /// Where to write the profile.
+        #[arg(long, default_value = "configs/profiles/measured.json")]
+        output: PathBuf,
+    },
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
         /// Directory to write into.
@@ -131,7 +179,7 @@ struct Loaded {
 fn load_knobs(k: &Knobs) -> Result<Loaded> {
     let profile = match &k.profile {
         Some(p) => load_profile(p)?,
-        None => CostProfile::published_priors(),
+        None => CostProfile::default_profile(),
     };
     let nonlinear = match &k.nonlinear {
         Some(p) => NonlinearParams::load(p)?,
@@ -254,6 +302,48 @@ fn run(cli: Cli) -> Result<()> {
             };
             emit(&text, output.as_deref())
         }
+        #[cfg(feature = "he")]
+        Command::Validate {
+            config,
+            layers,
+            protocol,
+            knobs,
+            seed,
+            insecure,
+            output,
+        } => validate(
+            &config,
+            layers.as_deref(),
+            protocol,
+            &knobs,
+            seed,
+            insecure,
+            output,
+        ),
+        #[cfg(feature = "he")]
+        Command::Calibrate {
+            ring_degree,
+            repetitions,
+            passes,
+            name,
+            insecure,
+            output,
+        } => {
+            use stria::backend::calibrate::{CalibrateOptions, calibrate, write_profile};
+            let opts = CalibrateOptions {
+                name,
+                ring_degrees: ring_degree,
+                repetitions,
+                passes,
+                insecure,
+                ..CalibrateOptions::default()
+            };
+            let profile = calibrate(&opts, &mut |line| eprintln!("{line}"))?;
+            write_profile(&profile, &output)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!("wrote {}", output.display());
+            Ok(())
+        }
         Command::Zoo { output_dir } => {
             let written = zoo::write_all(&output_dir)
                 .with_context(|| format!("cannot write to {}", output_dir.display()))?;
@@ -263,4 +353,142 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[cfg(feature = "he")]
+fn validate(
+    config: &Path,
+    pattern: Option<&str>,
+    protocol: Protocol,
+    knobs: &Knobs,
+    seed: u64,
+    insecure: bool,
+    output: Option<PathBuf>,
+) -> Result<()> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    use stria::backend::RunOptions;
+    use stria::backend::validate::{mape, select_layers, validate_layer};
+    anyhow::ensure!(
+        matches!(protocol, Protocol::Cryptflow2 | Protocol::Cheetah),
+        "validate runs cryptflow2 and cheetah on real HE; {protocol} is a counting-only model"
+    );
+    let net = load(config)?;
+    let loaded = load_knobs(knobs)?;
+    let link = Link::preset("lan").expect("preset");
+    let s = setting(protocol, link, knobs, &loaded)?;
+    let layers = select_layers(&net, pattern);
+    anyhow::ensure!(
+        !layers.is_empty(),
+        "{}: no layer with HE work matches {}",
+        config.display(),
+        pattern.unwrap_or("(all)")
+    );
+    let opts = RunOptions {
+        seed,
+        insecure,
+        ..RunOptions::default()
+    };
+    eprintln!(
+        "validating {} layer(s) of {} under {protocol} on real HE (fhe.rs BFV); seed {seed}; profile {}",
+        layers.len(),
+        net.name,
+        s.profile.name
+    );
+    let bar = ProgressBar::new(layers.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
+            .expect("static template"),
+    );
+    let mut rows = Vec::new();
+    for l in &layers {
+        bar.set_message(l.path.clone());
+        let row = validate_layer(l, &s.count, &s.profile, &opts)
+            .with_context(|| format!("{}: layer `{}`", config.display(), l.path))?;
+        rows.push(row);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let heads: Vec<String> = [
+        "Layer",
+        "Kind",
+        "N",
+        "Rot p/o",
+        "KeySw p/o",
+        "ScMult p/o",
+        "ct p/o",
+        "Bytes model/fhe",
+        "ms pred",
+        "ms meas",
+        "err %",
+        "Counts",
+        "Result",
+        "Noise",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.layer.clone(),
+                r.kind.clone(),
+                r.n.to_string(),
+                format!("{}/{}", r.predicted_rot, r.observed_rot),
+                format!("{}/{}", r.predicted_key_switch, r.observed_key_switch),
+                format!("{}/{}", r.predicted_scmult, r.observed_scmult),
+                format!(
+                    "{}+{}/{}+{}",
+                    r.predicted_ct_up, r.predicted_ct_down, r.observed_ct_up, r.observed_ct_down
+                ),
+                format!(
+                    "{}/{}",
+                    stria::report::human_bytes(r.predicted_bytes),
+                    stria::report::human_bytes(r.serialized_bytes)
+                ),
+                format!("{:.1}", r.predicted_ms),
+                format!("{:.1}", r.measured_ms),
+                format!("{:+.1}", r.error_pct),
+                if r.counts_equal {
+                    "equal".into()
+                } else {
+                    "DIFFER".into()
+                },
+                if r.correct {
+                    "correct".into()
+                } else {
+                    "WRONG".into()
+                },
+                r.noise_budget_bits
+                    .map(|b| format!("{b} bits"))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    print!("{}", stria::report::render_table(&heads, &body, 2));
+    for r in rows.iter().filter(|r| !r.counts_equal) {
+        println!("count mismatch in `{}`: {}", r.layer, r.mismatches);
+    }
+    let dir = output.unwrap_or_else(|| PathBuf::from(format!("results/validate/{protocol}")));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        w.serialize(r)?;
+    }
+    let path = dir.join("validate.csv");
+    write_atomic(&path, &w.into_inner()?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "Bytes: model = the framework's wire format (SEAL words / OpenCheetah truncation); fhe = serialized here"
+    );
+    println!("wrote {}", path.display());
+    println!("MAPE: {:.1}%", mape(&rows));
+    let bad = rows
+        .iter()
+        .filter(|r| !r.counts_equal || !r.correct)
+        .count();
+    anyhow::ensure!(
+        bad == 0,
+        "{bad} layer(s) disagree with the model or decrypt wrongly"
+    );
+    Ok(())
 }

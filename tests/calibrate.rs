@@ -85,7 +85,19 @@ fn tiny_calibration_gives_a_valid_plausible_profile() {
     );
 
     let keys: Vec<(u64, u32)> = p.entries.iter().map(|e| (e.n, e.primes)).collect();
-    assert_eq!(keys, vec![(1024, 1), (2048, 2), (1024, 3), (2048, 3)]);
+    // The measured sets, the lower levels of the multi-prime ones (their first k primes: 1024 at 1
+    // and 2 primes, 2048 at 1 prime), and the derived 2048 at 3 primes.
+    assert_eq!(
+        keys,
+        vec![
+            (1024, 1),
+            (2048, 1),
+            (1024, 2),
+            (2048, 2),
+            (1024, 3),
+            (2048, 3)
+        ]
+    );
     for e in &p.entries {
         assert_eq!(e.scmult_form, ScMultForm::Ntt);
         let what = format!("(n = {}, primes = {})", e.n, e.primes);

@@ -30,7 +30,8 @@ fn pricing_arithmetic_of_one_conv() {
         8,
         8,
     );
-    let s = Setting::new(Protocol::Cryptflow2, lan());
+    let mut s = Setting::new(Protocol::Cryptflow2, lan());
+    s.profile = stria::cost::price::CostProfile::published_priors();
     let e = evaluate(&n, &s).unwrap();
     let c = e[0].cost.counts;
     assert_eq!(
@@ -240,4 +241,37 @@ fn compare_errors_name_the_problem() {
     assert!(err.contains("moon") && !err.contains("panicked"), "{err}");
     let out = stria().args(["compare"]).output().unwrap();
     assert!(!out.status.success());
+}
+
+/// The level split used for pricing accounts for every counted operation, on every layer of every
+/// shipped network under every protocol; SCI_HE runs external rotations one level down.
+#[test]
+fn level_mix_accounts_for_every_operation() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/models");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let n = stria::net::load_network(&path).unwrap();
+        for protocol in Protocol::ALL {
+            let cfg = stria::packing::CountConfig::new(protocol);
+            for l in &n.layers {
+                let cost = stria::packing::count_layer(l, &cfg).unwrap();
+                let mix = stria::packing::level_mix(l, &cfg, &cost).unwrap();
+                let c = cost.counts;
+                assert_eq!(
+                    mix.totals(),
+                    (c.key_switch, c.scmult, c.add, c.mod_switch, c.enc, c.dec),
+                    "{} {protocol} {}",
+                    path.display(),
+                    l.path
+                );
+                if protocol == Protocol::Cryptflow2
+                    && c.external_rot > 0
+                    && matches!(l.op, stria::net::Op::Conv(_))
+                {
+                    assert!(mix.key_switch[1] >= c.external_rot, "{}", l.path);
+                    assert_eq!(mix.dec[2], c.dec);
+                }
+            }
+        }
+    }
 }

@@ -144,16 +144,18 @@ enum Op {
     KeySwitch,
     ScMult,
     Add,
+    AddPlain,
     ModSwitch,
     Encrypt,
     Decrypt,
     Ntt,
 }
 
-const OPS: [Op; 7] = [
+const OPS: [Op; 8] = [
     Op::KeySwitch,
     Op::ScMult,
     Op::Add,
+    Op::AddPlain,
     Op::ModSwitch,
     Op::Encrypt,
     Op::Decrypt,
@@ -239,6 +241,12 @@ impl<'a> Bench<'a> {
             Op::Add => {
                 let before = he.times.add_ns;
                 he.add_assign(&mut self.acc, &self.ct_b);
+                std::hint::black_box(&self.acc);
+                he.times.add_ns - before
+            }
+            Op::AddPlain => {
+                let before = he.times.add_ns;
+                he.add_plain_assign(&mut self.acc, &self.pt_b);
                 std::hint::black_box(&self.acc);
                 he.times.add_ns - before
             }
@@ -346,7 +354,7 @@ impl<'a> Bench<'a> {
              {{{bits}}} bits, {plain}; one thread; median of {} timed calls ({p} passes of {w} \
              warm-up and {r} timed rounds, operations interleaved). key switch = one rotate by step \
              1 (power-of-two key, one key switch) at the fresh level; ScMult = ct * pt point-wise \
-             in NTT form, including the ciphertext copy; add = ct += ct; {ms}enc = secret-key \
+             in NTT form, including the ciphertext copy; add = ct += ct; add_plain = ct += pt; {ms}enc = secret-key \
              (seeded) encryption; dec = decryption of a fresh-level ciphertext; ntt = one forward \
              NTT of a polynomial over the same {primes} prime(s)",
             set.label,
@@ -363,6 +371,7 @@ impl<'a> Bench<'a> {
             key_switch_us: need(Op::KeySwitch)?,
             scmult_us: need(Op::ScMult)?,
             add_us: need(Op::Add)?,
+            add_plain_us: Some(need(Op::AddPlain)?),
             mod_switch_us: if primes > 1 {
                 Some(need(Op::ModSwitch)?)
             } else {
@@ -531,6 +540,22 @@ pub fn calibrate(
             encoding: Enc::Simd,
         });
     }
+    // The lower levels the protocols run at (SCI_HE rotates partial sums at 2 primes and decrypts
+    // at 1; Cheetah decrypts at its first prime): measured on the first k primes of each set.
+    let lower: Vec<Set> = sets
+        .iter()
+        .filter(|s| s.moduli_bits.len() > 1)
+        .flat_map(|s| {
+            (1..s.moduli_bits.len()).map(move |k| Set {
+                label: s.label,
+                n: s.n,
+                moduli_bits: s.moduli_bits[..k].to_vec(),
+                plain_modulus: s.plain_modulus,
+                encoding: s.encoding,
+            })
+        })
+        .collect();
+    sets.extend(lower);
     // One set per (n, primes): the first listed wins.
     let mut seen = Vec::new();
     sets.retain(|s| {

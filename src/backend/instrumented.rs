@@ -420,7 +420,7 @@ mod tests {
     #[test]
     fn batching_primes() {
         let p = batching_prime(37, 8192).unwrap();
-        assert!(is_prime(p) && (p - 1) % 16384 == 0 && p >> 36 == 1);
+        assert!(is_prime(p) && (p - 1).is_multiple_of(16384) && p >> 36 == 1);
         assert!(!is_prime(4293918721 * 3));
         assert!(is_prime(4293918721)); // SCI_HE's 32-bit prime
     }

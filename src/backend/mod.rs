@@ -9,6 +9,7 @@ pub mod calibrate;
 pub mod coeff;
 pub mod instrumented;
 pub mod simd;
+pub mod validate;
 
 pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
 

@@ -86,3 +86,72 @@ impl std::iter::Sum for OpCounts {
         iter.fold(OpCounts::default(), Add::add)
     }
 }
+
+/// HE operations by the number of ciphertext primes they act on, relative to the fresh level:
+/// index 0 = the fresh level (all data primes), 1 = one prime dropped, 2 = two dropped. Pricing
+/// uses it to charge each operation at the level where the protocol runs it (SCI_HE rotates partial
+/// sums after a modulus switch; Cheetah decrypts at the first prime only). Modulus switches are
+/// charged at their source level.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct LevelMix {
+    pub key_switch: [u64; 3],
+    pub scmult: [u64; 3],
+    /// Ciphertext + ciphertext additions.
+    pub add: [u64; 3],
+    /// Ciphertext + plaintext additions (part of `OpCounts::add`).
+    pub add_plain: [u64; 3],
+    pub mod_switch: [u64; 3],
+    pub enc: [u64; 3],
+    pub dec: [u64; 3],
+}
+
+impl LevelMix {
+    /// Every operation of `c` at the fresh level (protocols with one modulus level).
+    pub fn fresh(c: &OpCounts) -> LevelMix {
+        LevelMix {
+            key_switch: [c.key_switch, 0, 0],
+            scmult: [c.scmult, 0, 0],
+            add: [c.add, 0, 0],
+            add_plain: [0; 3],
+            mod_switch: [c.mod_switch, 0, 0],
+            enc: [c.enc, 0, 0],
+            dec: [c.dec, 0, 0],
+        }
+    }
+
+    /// The per-kind totals, for checking a mix against its `OpCounts`:
+    /// `(key_switch, scmult, add + add_plain, mod_switch, enc, dec)`.
+    pub fn totals(&self) -> (u64, u64, u64, u64, u64, u64) {
+        let s = |a: &[u64; 3]| a.iter().sum::<u64>();
+        (
+            s(&self.key_switch),
+            s(&self.scmult),
+            s(&self.add) + s(&self.add_plain),
+            s(&self.mod_switch),
+            s(&self.enc),
+            s(&self.dec),
+        )
+    }
+}
+
+impl Add for LevelMix {
+    type Output = LevelMix;
+    fn add(self, o: LevelMix) -> LevelMix {
+        let f = |a: [u64; 3], b: [u64; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        LevelMix {
+            key_switch: f(self.key_switch, o.key_switch),
+            scmult: f(self.scmult, o.scmult),
+            add: f(self.add, o.add),
+            add_plain: f(self.add_plain, o.add_plain),
+            mod_switch: f(self.mod_switch, o.mod_switch),
+            enc: f(self.enc, o.enc),
+            dec: f(self.dec, o.dec),
+        }
+    }
+}
+
+impl AddAssign for LevelMix {
+    fn add_assign(&mut self, o: LevelMix) {
+        *self = *self + o;
+    }
+}

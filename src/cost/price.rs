@@ -19,7 +19,7 @@
 //! Units: bandwidth in Mbit/s = 10^6 bit/s. The link presets quote papers that give "MBps"; stria
 //! reads **MB = 10^6 bytes**, so 377 MB/s = 3016 Mbit/s (background 7.3 leaves the choice open).
 
-use crate::cost::OpCounts;
+use crate::cost::{LevelMix, OpCounts};
 use crate::error::SpecError;
 use crate::packing::Protocol;
 use serde::{Deserialize, Serialize};
@@ -204,6 +204,10 @@ pub struct ProfileEntry {
     /// pricing a layer with mod switches against such an entry is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mod_switch_us: Option<f64>,
+    /// Ciphertext + plaintext addition; `add_us` when absent (SEAL's add_plain costs about an
+    /// add; fhe.rs converts the plaintext first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_plain_us: Option<f64>,
     pub enc_us: f64,
     pub dec_us: f64,
     /// One forward NTT of all primes (informational; not used by [`price_layer`]).
@@ -257,6 +261,7 @@ impl ProfileEntry {
             scmult_us: self.scmult_us * sc,
             add_us: self.add_us * lin,
             mod_switch_us: self.mod_switch_us.map(|v| v * nln),
+            add_plain_us: self.add_plain_us.map(|v| v * nln),
             enc_us: self.enc_us * nln,
             dec_us: self.dec_us * nln,
             ntt_us: self.ntt_us.map(|v| v * nln),
@@ -313,6 +318,7 @@ pub struct CostProfile {
 
 /// Text of the shipped `configs/profiles/published-priors.json`.
 const PUBLISHED_PRIORS: &str = include_str!("../../configs/profiles/published-priors.json");
+const MEASURED: &str = include_str!("../../configs/profiles/measured.json");
 
 impl CostProfile {
     /// The shipped `configs/profiles/published-priors.json`: priors built only from the published
@@ -320,6 +326,18 @@ impl CostProfile {
     pub fn published_priors() -> CostProfile {
         parse_profile(PUBLISHED_PRIORS, "configs/profiles/published-priors.json")
             .expect("the shipped published-priors profile is valid")
+    }
+
+    /// The shipped `configs/profiles/measured.json`: every primitive measured on the project's
+    /// machine by `stria calibrate` (fhe.rs BFV, one thread, medians). The default profile.
+    pub fn measured() -> CostProfile {
+        parse_profile(MEASURED, "configs/profiles/measured.json")
+            .expect("the shipped measured profile is valid")
+    }
+
+    /// The default profile: [`CostProfile::measured`].
+    pub fn default_profile() -> CostProfile {
+        CostProfile::measured()
     }
 
     /// The costs at ring degree `n` with `primes` ciphertext primes.
@@ -486,32 +504,86 @@ pub fn price_layer(
     profile: &CostProfile,
     link: &Link,
 ) -> Result<Price, SpecError> {
-    let compute_us = match n {
-        None => 0.0,
-        Some(n) => {
-            let e = profile.entry(n, primes)?;
-            let mod_switch_us = match (counts.mod_switch, e.mod_switch_us) {
+    price_layer_mix(
+        counts,
+        &LevelMix::fresh(counts),
+        n,
+        primes,
+        extra_bytes,
+        rounds,
+        profile,
+        link,
+    )
+}
+
+/// [`price_layer`] with each operation charged at the level where it runs: `mix` index `i` is
+/// priced with the profile's entry for exactly `(n, primes - i)`; a profile with no such entry
+/// prices it at the fresh level (the published priors list fresh levels only; `stria calibrate`
+/// measures the lower ones).
+#[allow(clippy::too_many_arguments)]
+pub fn price_layer_mix(
+    counts: &OpCounts,
+    mix: &LevelMix,
+    n: Option<u64>,
+    primes: u32,
+    extra_bytes: u64,
+    rounds: u64,
+    profile: &CostProfile,
+    link: &Link,
+) -> Result<Price, SpecError> {
+    let mut compute_us = 0.0;
+    if let Some(n) = n {
+        let fresh = profile.entry(n, primes)?;
+        for i in 0..3usize {
+            let has_ops = [
+                mix.key_switch,
+                mix.scmult,
+                mix.add,
+                mix.add_plain,
+                mix.mod_switch,
+                mix.enc,
+                mix.dec,
+            ]
+            .iter()
+            .any(|a| a[i] > 0);
+            if !has_ops {
+                continue;
+            }
+            // Lower levels: only an entry listed at exactly that prime count; the nearest-entry
+            // derivation would borrow another protocol's parameter set.
+            let e = match (i, primes as usize > i) {
+                (1.., true) => profile
+                    .entries
+                    .iter()
+                    .find(|e| e.n == n && e.primes == primes - i as u32)
+                    .cloned()
+                    .unwrap_or_else(|| fresh.clone()),
+                _ => fresh.clone(),
+            };
+            let mod_switch_us = match (mix.mod_switch[i], e.mod_switch_us.or(fresh.mod_switch_us)) {
                 (0, _) => 0.0,
                 (_, Some(v)) => v,
                 (k, None) => {
                     return Err(SpecError::file(
                         &profile.file,
                         format!(
-                            "cost profile `{}` has no mod_switch_us for (n = {n}, primes = {primes}) \
+                            "cost profile `{}` has no mod_switch_us for (n = {n}, primes = {}) \
                              but the layer counts {k} mod switches",
-                            profile.name
+                            profile.name,
+                            primes as usize - i
                         ),
                     ));
                 }
             };
-            counts.key_switch as f64 * e.key_switch_us
-                + counts.scmult as f64 * e.scmult_us
-                + counts.add as f64 * e.add_us
-                + counts.mod_switch as f64 * mod_switch_us
-                + counts.enc as f64 * e.enc_us
-                + counts.dec as f64 * e.dec_us
+            compute_us += mix.key_switch[i] as f64 * e.key_switch_us
+                + mix.scmult[i] as f64 * e.scmult_us
+                + mix.add[i] as f64 * e.add_us
+                + mix.add_plain[i] as f64 * e.add_plain_us.unwrap_or(e.add_us)
+                + mix.mod_switch[i] as f64 * mod_switch_us
+                + mix.enc[i] as f64 * e.enc_us
+                + mix.dec[i] as f64 * e.dec_us;
         }
-    };
+    }
     // Summed in f64 so that no byte total can overflow.
     let bytes = counts.bytes_up as f64 + counts.bytes_down as f64 + extra_bytes as f64;
     let compute_ms = compute_us / 1e3;

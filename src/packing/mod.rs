@@ -8,7 +8,7 @@ pub mod gazelle;
 pub mod nonlinear;
 pub mod simd;
 
-use crate::cost::OpCounts;
+use crate::cost::{LevelMix, OpCounts};
 use crate::he::KeyPolicy;
 use crate::net::{Conv, Layer, Network, Op};
 use serde::Serialize;
@@ -191,6 +191,44 @@ fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String>
         ),
         p => gazelle::conv(layer.input, layer.output.c, c, p, cfg),
     }
+}
+
+/// The operations of `cost` (the layer's counts under `cfg`) by the level where the protocol runs
+/// them (see [`LevelMix`]): SCI_HE's three levels, Cheetah's two (decryption at the first prime
+/// only; AddPlain of the server share apart from ciphertext additions), Gazelle/GALA's one.
+pub fn level_mix(
+    layer: &Layer,
+    cfg: &CountConfig,
+    cost: &LayerCost,
+) -> Result<LevelMix, CountError> {
+    let c = &cost.counts;
+    if cost.n.is_none() {
+        return Ok(LevelMix::default());
+    }
+    let r = match (cfg.protocol, &layer.op) {
+        (Protocol::Cryptflow2, Op::Conv(conv)) => {
+            simd::conv_level_mix(layer.input, layer.output.c, conv, cfg)
+        }
+        (Protocol::Cryptflow2, Op::Fc) => Ok(simd::fc_level_mix(c)),
+        (Protocol::Cryptflow2, _) => Ok(simd::elementwise_level_mix(c)),
+        (Protocol::Cheetah, _) => {
+            let add_plain = if layer.reads_input { 0 } else { c.ct_up };
+            Ok(LevelMix {
+                key_switch: [c.key_switch, 0, 0],
+                scmult: [c.scmult, 0, 0],
+                add: [c.add - add_plain, 0, 0],
+                add_plain: [add_plain, 0, 0],
+                mod_switch: [c.mod_switch, 0, 0],
+                enc: [c.enc, 0, 0],
+                dec: [0, c.dec, 0],
+            })
+        }
+        _ => Ok(LevelMix::fresh(c)),
+    };
+    r.map_err(|message| CountError {
+        path: layer.path.clone(),
+        message,
+    })
 }
 
 /// Counts every layer of a network, in order.

@@ -7,7 +7,7 @@
 //! Derivations: background.md sections 3.1-3.8 and 5.2-5.3.
 
 use super::{CountConfig, LayerCost, ceil_div, phase_taps};
-use crate::cost::OpCounts;
+use crate::cost::{LevelMix, OpCounts};
 use crate::he::{KeyPolicy, ROW_SWAP_KEY_SWITCHES, next_pow2, rotation_key_switches};
 use crate::net::{Conv, Shape};
 use std::sync::OnceLock;
@@ -278,18 +278,8 @@ pub fn small_group_subconv(
     let l = SciLayout::new(h, w, c, c, cfg.ring_degree)?;
     debug_assert!(l.hc % g == 0);
     let (t, rot_per_ct, ks_per_ct) = internal_per_ct(taps, w, l.n, cfg.key_policy);
-    let partials = if g == l.hc { l.hc } else { 2 * g - 1 };
-    let ext_ks_per_ct = match cfg.key_policy {
-        KeyPolicy::PerStep => partials - 1,
-        KeyPolicy::Pow2 if g == l.hc => external_pair_key_switches(l.hc, KeyPolicy::Pow2),
-        KeyPolicy::Pow2 => {
-            // Offsets +d and -d, d = 1 .. g-1, by d*S slots: the NAF weight of d each way (d < hc/2,
-            // so no half-row digit).
-            (1..g)
-                .map(|d| 2 * crate::he::naf_weight(d as i64) as u64)
-                .sum()
-        }
-    };
+    let partials = small_group_partials(&l, g);
+    let ext_ks_per_ct = small_group_external_ks(&l, g, cfg.key_policy);
     let ct = l.inp_ct;
     let scmult = ct * partials * t;
     let counts = OpCounts {
@@ -308,6 +298,110 @@ pub fn small_group_subconv(
         dec: ct,
     };
     Ok((counts, l))
+}
+
+/// Partial sums per ciphertext of the consecutive-block grouped plan: `2g - 1`, or `hc` when
+/// `g == hc`.
+fn small_group_partials(l: &SciLayout, g: u64) -> u64 {
+    if g == l.hc { l.hc } else { 2 * g - 1 }
+}
+
+/// External key switches per ciphertext of the consecutive-block grouped plan.
+fn small_group_external_ks(l: &SciLayout, g: u64, policy: KeyPolicy) -> u64 {
+    match policy {
+        KeyPolicy::PerStep => small_group_partials(l, g) - 1,
+        KeyPolicy::Pow2 if g == l.hc => external_pair_key_switches(l.hc, KeyPolicy::Pow2),
+        // Offsets +d and -d, d = 1 .. g-1, by d*S slots: the NAF weight of d each way (d < hc/2,
+        // so no half-row digit).
+        KeyPolicy::Pow2 => (1..g)
+            .map(|d| 2 * crate::he::naf_weight(d as i64) as u64)
+            .sum(),
+    }
+}
+
+/// Levels of one sub-convolution's operations (SCI_HE's plan, `HE_conv_OP` then
+/// `HE_output_rotations`): input rotations, products and their accumulation at the fresh level
+/// (3 primes); partial sums switched down, so external rotations and the remaining additions run at
+/// 2 primes; every modulus switch from 3 primes except the results' final one; decryption at 1
+/// prime.
+fn subconv_mix(c: &OpCounts, ext_ks: u64, out_ct: u64) -> LevelMix {
+    LevelMix {
+        key_switch: [c.key_switch - ext_ks, ext_ks, 0],
+        scmult: [c.scmult, 0, 0],
+        add: [c.scmult, c.add - c.scmult, 0],
+        add_plain: [0; 3],
+        mod_switch: [c.mod_switch - out_ct, out_ct, 0],
+        enc: [c.enc, 0, 0],
+        dec: [0, 0, c.dec],
+    }
+}
+
+/// The operations of [`conv`] by level (see [`subconv_mix`]); the phase loop mirrors
+/// [`conv_into`].
+pub fn conv_level_mix(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    cfg: &CountConfig,
+) -> Result<LevelMix, String> {
+    let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
+    let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
+    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
+    let groups = c.groups as u64;
+    let (g_in, g_out) = (input.c as u64 / groups, co as u64 / groups);
+    let mut mix = LevelMix::default();
+    for r in 0..c.sh.min(c.kh) {
+        for col in 0..c.sw.min(c.kw) {
+            let taps = phase_taps(c, r, col);
+            if taps.clone().next().is_none() {
+                continue;
+            }
+            let lh = ceil_div(fh + (hp - fh) / sh * sh - r as u64, sh);
+            let lw = ceil_div(fw + (wp - fw) / sw * sw - col as u64, sw);
+            let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
+            if groups > 1 && g_in == g_out && probe.hc % g_in == 0 {
+                let (counts, l) = small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?;
+                let ext = l.inp_ct * small_group_external_ks(&l, g_in, cfg.key_policy);
+                mix += subconv_mix(&counts, ext, l.inp_ct);
+            } else {
+                let (counts, l) = dense_subconv(lh, lw, g_in, g_out, taps, cfg)?;
+                let one = subconv_mix(&counts, l.external(cfg.key_policy).1, l.out_ct);
+                for _ in 0..groups {
+                    mix += one;
+                }
+            }
+        }
+    }
+    Ok(mix)
+}
+
+/// The operations of an SCI_HE FC layer by level (`fc_online`): diagonal rotations, products and
+/// their sum at 3 primes; the result and the mask switched down, rotate-and-sum and the mask add at
+/// 2 primes; decryption at 1 prime.
+pub fn fc_level_mix(c: &OpCounts) -> LevelMix {
+    LevelMix {
+        key_switch: [c.key_switch - c.external_rot, c.external_rot, 0],
+        scmult: [c.scmult, 0, 0],
+        add: [c.scmult, c.add - c.scmult, 0],
+        add_plain: [0; 3],
+        mod_switch: [2, 1, 0],
+        enc: [c.enc, 0, 0],
+        dec: [0, 0, c.dec],
+    }
+}
+
+/// The operations of an element-wise layer by level (`elemwise-prod-field.cpp`): product and mask
+/// add at 3 primes, one switch from 3 and one from 2 primes per ciphertext, decryption at 1 prime.
+pub fn elementwise_level_mix(c: &OpCounts) -> LevelMix {
+    LevelMix {
+        key_switch: [0; 3],
+        scmult: [c.scmult, 0, 0],
+        add: [c.add, 0, 0],
+        add_plain: [0; 3],
+        mod_switch: [c.mod_switch / 2, c.mod_switch / 2, 0],
+        enc: [c.enc, 0, 0],
+        dec: [0, 0, c.dec],
+    }
 }
 
 /// A convolution under SCI_HE: Gazelle's strided decomposition as `ConvField::convolution` does it
