@@ -338,6 +338,7 @@ fn run(cli: Cli) -> Result<()> {
                 insecure,
                 ..CalibrateOptions::default()
             };
+            stria::backend::tune_allocator();
             let profile = calibrate(&opts, &mut |line| eprintln!("{line}"))?;
             write_profile(&profile, &output)
                 .with_context(|| format!("cannot write {}", output.display()))?;
@@ -372,6 +373,7 @@ fn validate(
         matches!(protocol, Protocol::Cryptflow2 | Protocol::Cheetah),
         "validate runs cryptflow2 and cheetah on real HE; {protocol} is a counting-only model"
     );
+    stria::backend::tune_allocator();
     let net = load(config)?;
     let loaded = load_knobs(knobs)?;
     let link = Link::preset("lan").expect("preset");
