@@ -50,6 +50,9 @@ pub struct LayerEval {
     pub linear_ms: f64,
     /// The non-linear part: non-linear bytes + non-linear rounds.
     pub nonlinear_ms: f64,
+    /// Capacity of the layer: trainable parameters and multiply-accumulates.
+    pub params: u64,
+    pub macs: u64,
 }
 
 /// Column sums of an evaluation.
@@ -63,6 +66,8 @@ pub struct Totals {
     pub price: Price,
     pub linear_ms: f64,
     pub nonlinear_ms: f64,
+    pub params: u64,
+    pub macs: u64,
 }
 
 impl Totals {
@@ -76,6 +81,8 @@ impl Totals {
             t.price += r.price;
             t.linear_ms += r.linear_ms;
             t.nonlinear_ms += r.nonlinear_ms;
+            t.params += r.params;
+            t.macs += r.macs;
             t
         })
     }
@@ -138,6 +145,8 @@ pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError>
                 price,
                 linear_ms,
                 nonlinear_ms: price.latency_ms - linear_ms,
+                params: layer.params(),
+                macs: layer.macs(),
             })
         })
         .collect()

@@ -1080,3 +1080,42 @@ proptest! {
         let _ = parse_build(&text, "t.json");
     }
 }
+
+#[test]
+fn cross_kernels() {
+    use stria::net::{Op, build, parse_spec};
+    // 5x5 cross: centre row and column, 2*5 - 1 = 9 taps.
+    let text = r#"{"name": "x", "input": {"channels": 4, "height": 8, "width": 8},
+        "layers": [{"type": "conv", "name": "c", "out_channels": 4, "kernel": 5, "padding": 2, "kernel_shape": "cross"},
+                   {"type": "depthwise", "name": "d", "kernel": 3, "padding": 1, "kernel_shape": "cross"}]}"#;
+    let n = build(&parse_spec(text, "x.json").unwrap(), "x.json").unwrap();
+    let Op::Conv(c) = &n.layers[0].op else {
+        panic!()
+    };
+    assert_eq!(c.taps.len(), 9);
+    assert!(c.taps.iter().all(|&(y, x)| y == 2 || x == 2));
+    let Op::Conv(d) = &n.layers[1].op else {
+        panic!()
+    };
+    assert_eq!(d.taps, vec![(0, 1), (1, 0), (1, 1), (1, 2), (2, 1)]);
+    assert_eq!(n.layers[1].kind(), "depthwise3x3_sparse");
+    // Even sides have no centre; taps and a cross together are ambiguous; unknown shapes fail.
+    let e = err_layers(
+        [4, 8, 8],
+        json!([{"type": "conv", "name": "e", "out_channels": 4, "kernel": 4, "kernel_shape": "cross"}]),
+    );
+    at(&e, "e");
+    has(&e, &["odd"]);
+    let e = err_layers(
+        [4, 8, 8],
+        json!([{"type": "conv", "name": "b", "out_channels": 4, "kernel": 3, "kernel_shape": "cross", "taps": [[1, 1]]}]),
+    );
+    at(&e, "b");
+    has(&e, &["either"]);
+    let e = err_layers(
+        [4, 8, 8],
+        json!([{"type": "conv", "name": "s", "out_channels": 4, "kernel": 3, "kernel_shape": "star"}]),
+    );
+    at(&e, "s");
+    has(&e, &["kernel_shape", "star"]);
+}

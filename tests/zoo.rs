@@ -495,3 +495,18 @@ fn resnet50_cf2_layer_counts() {
     assert_eq!(n.layers[k - 4].op, Op::Relu);
     assert_eq!(n.input, Shape::new(3, 224, 224));
 }
+
+#[test]
+fn parameter_counts_match_the_reference_implementations() {
+    // torchvision: resnet18 11,689,512, resnet50 25,557,032, mobilenet_v2 3,504,872 parameters
+    // (conv weights without bias, BN scale and shift, FC weights and bias); kuangliu's CIFAR
+    // ResNet-18: 11,173,962.
+    for (stem, params) in [
+        ("resnet18", 11_689_512u64),
+        ("resnet50", 25_557_032),
+        ("mobilenetv2", 3_504_872),
+        ("resnet18-cifar10", 11_173_962),
+    ] {
+        assert_eq!(net(stem).params(), params, "{stem}");
+    }
+}

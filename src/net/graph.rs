@@ -2,7 +2,7 @@
 //! inferred and checked, batch norms marked as folded or not.
 
 use super::parse::child_path;
-use super::spec::{ConvSpec, NetworkSpec, Node, Padding, PoolSpec};
+use super::spec::{ConvSpec, KernelShape, NetworkSpec, Node, Padding, PoolSpec};
 use crate::error::SpecError;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -131,6 +131,20 @@ impl Layer {
         }
     }
 
+    /// Trainable parameters: conv weights `co * (ci/groups) * taps` (no bias: a BN follows), FC
+    /// weights and bias `ni*no + no`, batch norm scale and shift `2*C` (kept when folded: folding
+    /// moves them into the conv); 0 for other layers. torchvision's ResNet-18 counts 11,689,512.
+    pub fn params(&self) -> u64 {
+        match &self.op {
+            Op::Conv(c) => {
+                self.output.c as u64 * (self.input.c / c.groups) as u64 * c.taps.len() as u64
+            }
+            Op::Fc => self.input.elems() * self.output.c as u64 + self.output.c as u64,
+            Op::BatchNorm { .. } => 2 * self.input.c as u64,
+            _ => 0,
+        }
+    }
+
     /// Multiply-accumulates of a conv or fc layer (0 for other layers).
     pub fn macs(&self) -> u64 {
         match &self.op {
@@ -153,6 +167,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// Total trainable parameters.
+    pub fn params(&self) -> u64 {
+        self.layers.iter().map(Layer::params).sum()
+    }
+
     /// Total multiply-accumulates of convolutions and FC layers.
     pub fn macs(&self) -> u64 {
         self.layers.iter().map(Layer::macs).sum()
@@ -396,6 +415,7 @@ impl Builder<'_> {
                     padding: d.padding,
                     groups: x.c,
                     taps: d.taps.clone(),
+                    kernel_shape: d.kernel_shape,
                 };
                 let out = self.conv(&as_conv, path, x)?;
                 if let Some(Layer {
@@ -533,7 +553,25 @@ impl Builder<'_> {
         let oh = window_out(x.h, (c.padding.top, c.padding.bottom), kh, sh, "height").map_err(e)?;
         let ow = window_out(x.w, (c.padding.left, c.padding.right), kw, sw, "width")
             .map_err(|m| self.err(path, m))?;
+        if c.kernel_shape == KernelShape::Cross {
+            if c.taps.is_some() {
+                return Err(self.err(
+                    path,
+                    "give either `taps` or `kernel_shape: cross`, not both",
+                ));
+            }
+            if kh % 2 == 0 || kw % 2 == 0 {
+                return Err(self.err(
+                    path,
+                    format!("a cross kernel needs odd sides (a centre tap), got {kh}x{kw}"),
+                ));
+            }
+        }
         let taps = match &c.taps {
+            None if c.kernel_shape == KernelShape::Cross => (0..kh)
+                .flat_map(|y| (0..kw).map(move |x| (y, x)))
+                .filter(|&(y, x)| y == kh / 2 || x == kw / 2)
+                .collect::<Vec<_>>(),
             None => (0..kh)
                 .flat_map(|y| (0..kw).map(move |x| (y, x)))
                 .collect::<Vec<_>>(),

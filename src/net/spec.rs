@@ -95,6 +95,9 @@ pub struct ConvSpec {
     /// Explicit non-zero kernel positions `[dy, dx]`, `0 <= dy < kh`, `0 <= dx < kw`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taps: Option<Vec<[u32; 2]>>,
+    /// `dense` (every position, the default) or `cross` (the centre row and column).
+    #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
+    pub kernel_shape: KernelShape,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +117,26 @@ pub struct DepthwiseSpec {
     pub multiplier: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taps: Option<Vec<[u32; 2]>>,
+    #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
+    pub kernel_shape: KernelShape,
+}
+
+/// Which kernel positions hold weights (background.md 8.4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelShape {
+    /// Every position of the kernel window.
+    #[default]
+    Dense,
+    /// Cross Kernel: the centre plus arms of length `(k - 1)/2` in the four directions (the
+    /// centre row and the centre column; `2k - 1` taps for a k x k kernel); sides must be odd.
+    Cross,
+}
+
+impl KernelShape {
+    pub fn is_dense(&self) -> bool {
+        *self == KernelShape::Dense
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

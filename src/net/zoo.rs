@@ -14,8 +14,8 @@
 //!   shortcut, a plain `block`.
 
 use super::spec::{
-    AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, InputSpec, NetworkSpec, Node, Padding,
-    Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
+    AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, InputSpec, KernelShape, NetworkSpec, Node,
+    Padding, Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -385,6 +385,7 @@ fn inverted_residual(in_c: u32, t: u32, c: u32, s: u32, projection: bool) -> Nod
             padding: Padding::all(1),
             multiplier: 1,
             taps: None,
+            kernel_shape: KernelShape::Dense,
         }),
         plain(Node::Batchnorm, "bn2"),
         plain(Node::Relu6, "relu2"),
@@ -456,6 +457,7 @@ fn conv(n: &str, out: u32, k: u32, s: u32, p: u32) -> Node {
         padding: Padding::all(p),
         groups: 1,
         taps: None,
+        kernel_shape: KernelShape::Dense,
     })
 }
 

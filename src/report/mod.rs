@@ -31,7 +31,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
 ];
 
 /// Columns after the contract columns, in order: more HE counts, non-linear costs, prices.
-pub const CSV_EXTRA_COLUMNS: [&str; 10] = [
+pub const CSV_EXTRA_COLUMNS: [&str; 12] = [
     "mod_switch",
     "enc",
     "dec",
@@ -42,6 +42,8 @@ pub const CSV_EXTRA_COLUMNS: [&str; 10] = [
     "compute_ms",
     "comm_ms",
     "latency_ms",
+    "params",
+    "macs",
 ];
 
 /// How rows are grouped.
@@ -77,6 +79,9 @@ pub struct Row {
     pub compute_ms: f64,
     pub comm_ms: f64,
     pub latency_ms: f64,
+    /// Trainable parameters and multiply-accumulates (capacity, for comparing networks).
+    pub params: u64,
+    pub macs: u64,
     /// Number of layers summed into this row (1 in the layer view).
     pub layers: u64,
 }
@@ -102,6 +107,8 @@ impl Row {
             compute_ms: e.price.compute_ms,
             comm_ms: e.price.comm_ms,
             latency_ms: e.price.latency_ms,
+            params: e.params,
+            macs: e.macs,
             layers: 1,
         }
     }
@@ -130,6 +137,8 @@ impl Row {
             compute_ms: t.price.compute_ms,
             comm_ms: t.price.comm_ms,
             latency_ms: t.price.latency_ms,
+            params: t.params,
+            macs: t.macs,
             layers,
         }
     }
@@ -408,6 +417,7 @@ fn csv_record(r: &Row) -> Vec<String> {
             .iter()
             .map(|v| format!("{v:.6}")),
     );
+    rec.extend([r.params.to_string(), r.macs.to_string()]);
     rec
 }
 
@@ -495,6 +505,8 @@ pub struct CompareRow {
     pub bytes_down: u64,
     pub nonlinear_bytes: u64,
     pub rounds: u64,
+    pub params: u64,
+    pub macs: u64,
     pub compute_s: f64,
     pub linear_comm_s: f64,
     pub nonlinear_s: f64,
@@ -518,6 +530,8 @@ impl CompareRow {
             bytes_down: t.counts.bytes_down,
             nonlinear_bytes: t.nonlinear_bytes,
             rounds: t.rounds,
+            params: t.params,
+            macs: t.macs,
             compute_s: t.price.compute_ms / 1e3,
             linear_comm_s: (t.linear_ms - t.price.compute_ms) / 1e3,
             nonlinear_s: t.nonlinear_ms / 1e3,
@@ -546,6 +560,8 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
         "Network",
         "Protocol",
         "Link",
+        "Params M",
+        "GMACs",
         "InRot",
         "ExRot",
         "ScMult",
@@ -569,6 +585,8 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
                 r.network.clone(),
                 r.protocol.clone(),
                 r.link.clone(),
+                format!("{:.2}", r.params as f64 / 1e6),
+                format!("{:.3}", r.macs as f64 / 1e9),
                 r.internal_rot.to_string(),
                 r.external_rot.to_string(),
                 r.scmult.to_string(),
