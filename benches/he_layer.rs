@@ -30,7 +30,8 @@ fn layer() -> Layer {
         .expect("validate-small.json has a conv3x3 layer")
 }
 
-type Runner = fn(&Layer, &CountConfig, &RunOptions) -> Result<LayerRun, stria::backend::BackendError>;
+type Runner =
+    fn(&Layer, &CountConfig, &RunOptions) -> Result<LayerRun, stria::backend::BackendError>;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -40,21 +40,38 @@
 
 use super::instrumented::is_prime;
 use super::instrumented::{BackendError, HeParams, Instrumented, Result};
+use super::simd::OnlineClock;
 use super::{LayerRun, RunOptions};
 use crate::cost::OpCounts;
 use crate::he::KeyPolicy;
 use crate::net::{Conv, Layer, Op};
 use crate::packing::CountConfig;
 use crate::packing::coeff::{self as cc, DepthwiseMode, Partition};
-use fhe::bfv::Ciphertext;
+use fhe::bfv::{Ciphertext, Plaintext};
+use fhe_math::rq::{Poly, Representation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::time::Instant;
 
 /// Runs one layer under Cheetah: `Op::Conv` (any groups, strides, taps), `Op::Fc` and an unfolded
 /// `Op::BatchNorm`, with ring degree `cfg.ring_degree`, ciphertext primes
 /// `opts.cheetah_moduli_bits` and plaintext modulus `2^cfg.cheetah.plain_bits` (HomBN: the CRT
 /// primes of [`cc::bn_crt`]). Random inputs and weights come from `opts.seed`.
+///
+/// `wall_ns` is the online phase, as OpenCheetah splits it: from the client's encoding of its
+/// input share, through its encryption, the server's evaluation from the received ciphertexts to
+/// the returned ones (AddPlain of its share, products, additions, modulus switches, masking), to
+/// the client's decryption and decoding of the results (HomBN: summed over the CRT primes). Not in
+/// `wall_ns`:
+/// - the server's preprocessing, done before the client's ciphertexts arrive: the kernel (HomBN:
+///   scale) polynomials, its input share and its random output masks, each encoded once;
+/// - key generation (setup);
+/// - serialization (`to_bytes` in `send_up` / `send_down`, run only to count the bytes);
+/// - the reconstruction of the output shares, data drawing, the reference computation and the
+///   noise measurement.
+///
+/// `times` is the sum of the priced primitives inside that phase, so `wall_ns / times.total_ns()`
+/// is the overhead of everything else the online phase does (client encoding and decoding, the
+/// uncounted mask subtraction, accumulator bookkeeping).
 pub fn run_layer(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {
     match &layer.op {
         Op::Conv(c) => run_conv(layer, c, cfg, opts),
@@ -247,8 +264,24 @@ fn encode_share(p: &InPoly, share: &[u64], n: usize, t: u64) -> Vec<u64> {
     v
 }
 
+/// The encoding `floor(q*m/t)` (NTT form, at `level`) of the plaintext `pt`: adding it to (or
+/// subtracting it from) c0 adds (subtracts) `pt`, exactly as `ct += &pt` (`ct -= &pt`) does,
+/// which would encode it again at every use.
+fn plain_poly(he: &Instrumented, pt: &Plaintext, level: usize) -> Result<Poly> {
+    let ctx = he.par.context_at_level(level)?;
+    let zero = || Poly::zero(ctx, Representation::Ntt);
+    let mut z = Ciphertext::new(vec![zero(), zero()], &he.par)?;
+    z += pt;
+    Ok(z[0].clone())
+}
+
 /// Client encrypts, server evaluates the plan, masks, switches to the first prime and returns;
 /// client decrypts. Counts go to `he`.
+///
+/// Server preprocessing runs first, untimed (OpenCheetah does it before the client's ciphertexts
+/// arrive): the kernel polynomials encoded (`encodeFilters`), the server's input share encoded,
+/// the output masks drawn and encoded. `wall_ns` then times the online phase (see [`run_layer`]),
+/// with the clock paused while ciphertexts are serialized for the byte counts.
 fn execute(
     he: &mut Instrumented,
     plan: &Plan,
@@ -258,31 +291,49 @@ fn execute(
 ) -> Result<Executed> {
     let n = he.degree();
     let t = he.plain_modulus();
-    // Server, offline: kernel encodings (not timed, not counted; OpenCheetah `encodeFilters`).
+    let max_level = he.par.max_level();
+    // Server, offline: kernel encodings (not counted; OpenCheetah `encodeFilters`), its input share
+    // and the output masks (uniform polynomials mod t, subtracted from c0 after the last switch).
     let kernels = plan
         .kernels
         .iter()
         .map(|k| he.encode_poly(k, 0))
         .collect::<Result<Vec<_>>>()?;
-    let start = Instant::now();
+    let server_share = xs
+        .map(|xs| {
+            plan.inputs
+                .iter()
+                .map(|p| he.encode_poly(&encode_share(p, xs, n, t), 0))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let masks: Vec<Vec<u64>> = plan
+        .outputs
+        .iter()
+        .map(|_| (0..n).map(|_| rng.random::<u64>() & (t - 1)).collect())
+        .collect();
+    let mask_polys = masks
+        .iter()
+        .map(|m| plain_poly(he, &he.encode_poly(m, max_level)?, max_level))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut clock = OnlineClock::default();
+    clock.start();
     // Client: encode and encrypt its share.
     let mut cts = Vec::with_capacity(plan.inputs.len());
     for p in &plan.inputs {
         let pt = he.encode_poly(&encode_share(p, xc, n, t), 0)?;
         cts.push(he.encrypt(&pt)?);
     }
-    let mut cts = he.send_up(cts)?;
+    let mut cts = clock.paused(|| he.send_up(cts))?;
     // Server: add its share (AddPlain), products, accumulation.
-    if let Some(xs) = xs {
-        for (ct, p) in cts.iter_mut().zip(&plan.inputs) {
-            let pt = he.encode_poly(&encode_share(p, xs, n, t), 0)?;
-            he.add_plain_assign(ct, &pt);
+    if let Some(pts) = &server_share {
+        for (ct, pt) in cts.iter_mut().zip(pts) {
+            he.add_plain_assign(ct, pt);
         }
     }
-    let max_level = he.par.max_level();
     let mut outs = Vec::with_capacity(plan.outputs.len());
-    let mut masks = Vec::with_capacity(plan.outputs.len());
-    for o in &plan.outputs {
+    for (o, mask) in plan.outputs.iter().zip(&mask_polys) {
         let mut acc: Option<Ciphertext> = None;
         for &(i, k) in &o.terms {
             let prod = he.mul_plain(&cts[i], &kernels[k]);
@@ -297,18 +348,14 @@ fn execute(
         while he.level(&ct)? < max_level {
             he.mod_switch(&mut ct)?;
         }
-        // Mask: a uniform polynomial mod t subtracted from c0 (not counted as an add).
-        let mask: Vec<u64> = (0..n).map(|_| rng.random::<u64>() & (t - 1)).collect();
-        let pt = he.encode_poly(&mask, he.level(&ct)?)?;
-        ct -= &pt;
+        // Mask: subtracted from c0 (`sub_poly_inplace`; not counted as an add).
+        ct[0] -= mask;
         outs.push(ct);
-        masks.push(mask);
     }
-    let outs = he.send_down(outs)?;
+    let outs = clock.paused(|| he.send_down(outs))?;
     // Client: decrypt and read the output coefficients.
     let mut client = vec![u64::MAX; plan.out_len];
-    let mut mask = vec![0u64; plan.out_len];
-    for ((ct, o), m) in outs.iter().zip(&plan.outputs).zip(&masks) {
+    for (ct, o) in outs.iter().zip(&plan.outputs) {
         let pt = he.decrypt(ct)?;
         let v = Instrumented::decode_poly(&pt)?;
         for &(coef, idx) in &o.reads {
@@ -316,10 +363,17 @@ fn execute(
                 return Err(BackendError(format!("output {idx} produced twice")));
             }
             client[idx] = v[coef];
+        }
+    }
+    clock.stop();
+    let wall_ns = clock.ns();
+    // Server: its output share, the mask at each output coefficient.
+    let mut mask = vec![0u64; plan.out_len];
+    for (o, m) in plan.outputs.iter().zip(&masks) {
+        for &(coef, idx) in &o.reads {
             mask[idx] = m[coef];
         }
     }
-    let wall_ns = start.elapsed().as_nanos() as u64;
     let noise = outs.iter().map(|c| he.noise_budget(c)).min().flatten();
     Ok(Executed {
         client,
@@ -821,43 +875,57 @@ fn run_bn(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
                 .map(|&a| a % p)
                 .collect()
         };
-        // Server, offline: the scales under this prime.
+        // Server, offline: the scales, its input share and its masks under this prime.
+        let max_level = he.par.max_level();
         let scales = (0..pieces)
             .map(|k| he.encode_simd(&piece(&s, k), 0))
             .collect::<Result<Vec<_>>>()?;
-        let start = Instant::now();
+        let shares = xs
+            .as_ref()
+            .map(|xs| {
+                (0..pieces)
+                    .map(|k| he.encode_simd(&piece(xs, k), 0))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
+        let masks = (0..pieces)
+            .map(|k| {
+                let rm: Vec<u64> = r[k * nn..len.min((k + 1) * nn)]
+                    .iter()
+                    .map(|&v| (v % p as u128) as u64)
+                    .collect();
+                plain_poly(&he, &he.encode_simd(&rm, max_level)?, max_level)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut clock = OnlineClock::default();
+        clock.start();
         let mut cts = Vec::with_capacity(pieces);
         for k in 0..pieces {
             let pt = he.encode_simd(&piece(&xc, k), 0)?;
             cts.push(he.encrypt(&pt)?);
         }
-        let cts = he.send_up(cts)?;
-        let max_level = he.par.max_level();
+        let cts = clock.paused(|| he.send_up(cts))?;
         let mut outs = Vec::with_capacity(pieces);
         for (k, mut ct) in cts.into_iter().enumerate() {
-            if let Some(xs) = &xs {
-                let pt = he.encode_simd(&piece(xs, k), 0)?;
-                he.add_plain_assign(&mut ct, &pt);
+            if let Some(shares) = &shares {
+                he.add_plain_assign(&mut ct, &shares[k]);
             }
             let mut ct = he.mul_plain(&ct, &scales[k]);
             while he.level(&ct)? < max_level {
                 he.mod_switch(&mut ct)?;
             }
-            let rm: Vec<u64> = r[k * nn..len.min((k + 1) * nn)]
-                .iter()
-                .map(|&v| (v % p as u128) as u64)
-                .collect();
-            let pt = he.encode_simd(&rm, he.level(&ct)?)?;
-            ct += &pt;
+            // Mask: added to c0 (`add_plain_inplace`; not counted).
+            ct[0] += &masks[k];
             outs.push(ct);
         }
-        let outs = he.send_down(outs)?;
+        let outs = clock.paused(|| he.send_down(outs))?;
         for (k, ct) in outs.iter().enumerate() {
             let v = Instrumented::decode_simd(&he.decrypt(ct)?)?;
             let end = len.min((k + 1) * nn);
             residues[pi][k * nn..end].copy_from_slice(&v[..end - k * nn]);
         }
-        wall_ns += start.elapsed().as_nanos() as u64;
+        clock.stop();
+        wall_ns += clock.ns();
         let nb = outs.iter().map(|c| he.noise_budget(c)).min().flatten();
         noise = match (noise, nb) {
             (Some(a), Some(b)) => Some(a.min(b)),

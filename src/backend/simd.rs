@@ -43,14 +43,19 @@ use crate::he::next_pow2;
 use crate::net::{Conv, Layer, Op, Shape};
 use crate::packing::simd::SciLayout;
 use crate::packing::{CountConfig, phase_taps};
-use fhe::bfv::Ciphertext;
+use fhe::bfv::{Ciphertext, Plaintext};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 type Result<T> = std::result::Result<T, BackendError>;
+
+/// Bytes of weight-mask plaintexts a layer encodes ahead of its online phase (masks beyond it are
+/// encoded block by block when reached, with the online clock paused).
+pub const PREP_BUDGET_BYTES: u64 = 1 << 30;
 
 /// Seed offset of the server's mask stream (independent of the data stream seeded by `opts.seed`).
 const MASK_STREAM: u64 = 0x5eed_5eed_5eed_5eed;
@@ -63,10 +68,28 @@ fn fail(msg: impl Into<String>) -> BackendError {
 /// real ciphertexts. The observed counts are those of [`crate::packing::count_layer`] under `cfg`
 /// with `cfg.protocol` = CrypTFlow2 (bytes excepted: they are fhe.rs's serialized sizes, see
 /// [`predicted_fhe_bytes`]); `cfg.ring_degree` is the minimum ring degree, `cfg.key_policy` the key
-/// set. `wall_ns` covers both parties' online work: the client's packing, encryption, decryption
-/// and decoding, the server's clear product on its share, mask and weight encoding, mask
-/// encryption and evaluation; not key generation, data drawing, the reference computation or the
-/// noise measurement.
+/// set.
+///
+/// `wall_ns` is the online phase, as SCI_HE splits it (`ConvField::non_strided_conv`,
+/// `FCField::matrix_multiplication`, `ElemWiseProdField`): from the client's packing and encoding
+/// of its input share, through its encryption, the server's evaluation from the received
+/// ciphertexts to the returned ones (rotations, products, additions, modulus switches, and the
+/// encryption and switch of its random masks), to the client's decryption and decoding of the
+/// results. Not in `wall_ns`:
+/// - the server's preprocessing, which SCI_HE runs before the client's ciphertexts arrive:
+///   drawing its masks and encoding them (`HE_preprocess_noise`), encoding every weight mask
+///   (`HE_preprocess_filters_OP`); each plaintext is encoded once and used by its one product;
+/// - key generation and the zero ciphertext (setup);
+/// - serialization (`to_bytes` in `send_up` / `send_down`, run only to count the bytes);
+/// - the server's clear product `W * x_s` on its own share and the reconstruction of the output
+///   shares (plaintext integer work, no HE);
+/// - data drawing, the reference computation and the noise measurement.
+///
+/// `times` is the sum of the priced primitives inside that phase, so `wall_ns / times.total_ns()`
+/// is the overhead of everything else the online phase does (client packing, encoding and
+/// decoding, accumulator bookkeeping). Weight masks are encoded ahead up to a memory budget of
+/// [`PREP_BUDGET_BYTES`]; the masks of a larger layer are encoded block by block when reached, with
+/// the online clock paused.
 pub fn run_layer(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {
     if opts.simd_moduli_bits.len() < 3 {
         return Err(fail(format!(
@@ -75,7 +98,7 @@ pub fn run_layer(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<
         )));
     }
     match &layer.op {
-        Op::Conv(c) => run_conv(layer, c, cfg, opts),
+        Op::Conv(c) => run_conv(layer, c, cfg, opts, PREP_BUDGET_BYTES),
         Op::Fc => run_fc(layer, cfg, opts),
         Op::BatchNorm { folded: false } => run_elementwise(layer, cfg, opts),
         _ => Err(fail(format!(
@@ -219,12 +242,74 @@ fn addmod(a: u64, b: u64, t: u64) -> u64 {
     if s >= t { s - t } else { s }
 }
 
+/// The online-phase stopwatch of the executors (the `wall_ns` of [`run_layer`] and
+/// [`super::coeff::run_layer`]): started when the client starts encoding its input, stopped after
+/// its last decoding, paused around what the online phase excludes (serialization for the byte
+/// counts, noise measurement, masks encoded late).
+#[derive(Debug, Default)]
+pub(crate) struct OnlineClock {
+    elapsed_ns: u64,
+    since: Option<Instant>,
+}
+
+impl OnlineClock {
+    pub(crate) fn start(&mut self) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    pub(crate) fn stop(&mut self) {
+        if let Some(s) = self.since.take() {
+            self.elapsed_ns += s.elapsed().as_nanos() as u64;
+        }
+    }
+
+    /// Runs `f` with the clock stopped (resumed after, if it was running).
+    pub(crate) fn paused<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let running = self.since.is_some();
+        self.stop();
+        let out = f();
+        if running {
+            self.start();
+        }
+        out
+    }
+
+    /// Nanoseconds counted so far.
+    pub(crate) fn ns(&self) -> u64 {
+        self.elapsed_ns + self.since.map_or(0, |s| s.elapsed().as_nanos() as u64)
+    }
+}
+
+/// Plaintext bytes (value and NTT form at all `primes`) of one encoded SIMD plaintext.
+fn pt_bytes(n: u64, primes: usize) -> u64 {
+    n * 8 * (1 + primes as u64)
+}
+
+/// `acc += ct`, one counted add. An empty accumulator becomes `ct + zero`: SCI_HE starts every
+/// accumulator at its zero ciphertext and adds into it; adding the zero to the first term instead
+/// is the same counted add on the same values, without copying the zero.
+fn accumulate(
+    he: &mut Instrumented,
+    acc: &mut Option<Ciphertext>,
+    ct: Ciphertext,
+    zero: &Ciphertext,
+) {
+    match acc {
+        Some(a) => he.add_assign(a, &ct),
+        None => {
+            let mut ct = ct;
+            he.add_assign(&mut ct, zero);
+            *acc = Some(ct);
+        }
+    }
+}
+
 /// One party-pair state per ring degree: the evaluator and SCI_HE's setup-time zero ciphertext.
 struct Party {
     he: Instrumented,
     zero: Ciphertext,
-    /// Time spent measuring noise budgets (a test hook, excluded from `wall_ns`).
-    probe_ns: u64,
 }
 
 impl Party {
@@ -239,11 +324,7 @@ impl Party {
         let mut he = Instrumented::new(&params, cfg.key_policy, seed)?;
         let zero = he.encrypt(&he.encode_simd(&vec![0; n as usize], 0)?)?;
         he.reset();
-        Ok(Party {
-            he,
-            zero,
-            probe_ns: 0,
-        })
+        Ok(Party { he, zero })
     }
 
     /// Generates the Galois keys of `steps` (level, signed step; step `None` is the row swap) by
@@ -277,24 +358,60 @@ impl Party {
         Ok(z)
     }
 
-    /// Encrypts the server's mask vector and switches it down once (`HE_preprocess_noise`).
-    fn mask_ct(&mut self, noise: &[u64], switch: bool) -> Result<Ciphertext> {
-        let pt = self.he.encode_simd(noise, 0)?;
-        let mut ct = self.he.encrypt(&pt)?;
+    /// Whether a rotation by `step` is the identity (a copy in SEAL and in
+    /// [`Instrumented::rotate`], not counted: the executors use the ciphertext itself).
+    fn is_identity(&self, step: i64) -> bool {
+        step.rem_euclid(self.he.degree() as i64 / 2) == 0
+    }
+
+    /// `ct` rotated by `step`, borrowing `ct` itself for the identity.
+    fn rotate_cow<'a>(
+        &mut self,
+        ct: &'a Ciphertext,
+        step: i64,
+        kind: RotKind,
+    ) -> Result<Cow<'a, Ciphertext>> {
+        Ok(if self.is_identity(step) {
+            Cow::Borrowed(ct)
+        } else {
+            Cow::Owned(self.he.rotate(ct, step, kind)?)
+        })
+    }
+
+    /// `ct` rotated by `step`, consuming it (returned as is for the identity).
+    fn rotate_owned(&mut self, ct: Ciphertext, step: i64, kind: RotKind) -> Result<Ciphertext> {
+        if self.is_identity(step) {
+            Ok(ct)
+        } else {
+            self.he.rotate(&ct, step, kind)
+        }
+    }
+
+    /// Encodes a mask vector, `None` if it is all zero (SCI_HE skips those products).
+    fn encode_mask(&self, mask: &[u64]) -> Result<Option<Plaintext>> {
+        if mask.iter().any(|&v| v != 0) {
+            Ok(Some(self.he.encode_simd(mask, 0)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Encrypts the server's pre-encoded mask and switches it down once (`HE_preprocess_noise`).
+    fn mask_ct(&mut self, noise: &Plaintext, switch: bool) -> Result<Ciphertext> {
+        let mut ct = self.he.encrypt(noise)?;
         if switch {
             self.he.mod_switch(&mut ct)?;
         }
         Ok(ct)
     }
 
-    /// Multiplies `src` by the mask (if not all zero) and adds the product into `acc`.
-    fn mac(&mut self, acc: &mut Ciphertext, src: &Ciphertext, mask: &[u64]) -> Result<()> {
-        if mask.iter().any(|&v| v != 0) {
-            let pt = self.he.encode_simd(mask, 0)?;
-            let prod = self.he.mul_plain(src, &pt);
-            self.he.add_assign(acc, &prod);
+    /// Multiplies `src` by the encoded mask (none: all zero, skipped) and adds the product into
+    /// `acc` (see [`accumulate`]).
+    fn mac(&mut self, acc: &mut Option<Ciphertext>, src: &Ciphertext, mask: Option<&Plaintext>) {
+        if let Some(pt) = mask {
+            let prod = self.he.mul_plain(src, pt);
+            accumulate(&mut self.he, acc, prod, &self.zero);
         }
-        Ok(())
     }
 
     /// Final modulus switch, noise budgets, transfer, decryption and decoding of the results.
@@ -302,20 +419,21 @@ impl Party {
         &mut self,
         mut results: Vec<Ciphertext>,
         budgets: &mut Vec<u32>,
+        clock: &mut OnlineClock,
     ) -> Result<Vec<Vec<u64>>> {
         for ct in results.iter_mut() {
             self.he.mod_switch(ct)?;
         }
-        let probe = Instant::now();
-        for ct in &results {
-            budgets.push(
-                self.he
-                    .noise_budget(ct)
-                    .ok_or_else(|| fail("could not measure the noise of a result"))?,
-            );
-        }
-        self.probe_ns += probe.elapsed().as_nanos() as u64;
-        let results = self.he.send_down(results)?;
+        let results = clock.paused(|| -> Result<Vec<Ciphertext>> {
+            for ct in &results {
+                budgets.push(
+                    self.he
+                        .noise_budget(ct)
+                        .ok_or_else(|| fail("could not measure the noise of a result"))?,
+                );
+            }
+            self.he.send_down(results)
+        })?;
         let mut out = Vec::with_capacity(results.len());
         for ct in &results {
             let pt = self.he.decrypt(ct)?;
@@ -490,7 +608,13 @@ impl ConvData {
     }
 }
 
-fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {
+fn run_conv(
+    layer: &Layer,
+    c: &Conv,
+    cfg: &CountConfig,
+    opts: &RunOptions,
+    prep_budget: u64,
+) -> Result<LayerRun> {
     let input = layer.input;
     let co = layer.output.c as usize;
     let jobs = conv_jobs(input, layer.output.c, c, cfg.ring_degree)?;
@@ -573,29 +697,44 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
         p.warm_up(&steps)?;
         parties.push(p);
     }
+    let party_of = |job: &Job| degrees.binary_search(&job.layout.n).unwrap();
 
-    // The protocol.
+    // Server preprocessing, before the client's ciphertexts arrive: masks drawn and encoded, weight
+    // masks encoded (up to the budget).
     let mut noise_rng = StdRng::seed_from_u64(opts.seed ^ MASK_STREAM);
+    let mut budget = prep_budget;
+    let mut preps = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let p = &parties[party_of(job)];
+        preps.push(JobPrep::new(p, &d, co, job, &mut noise_rng, &mut budget)?);
+    }
+
+    // The online phase.
     let mut client = vec![0u64; co * d.oh * d.ow];
     let mut budgets = Vec::new();
-    let start = Instant::now();
-    // Server: W * x_s in the clear.
-    let mut server = d.apply(co, &c.taps, |k| d.xs[k]);
-    for job in &jobs {
-        let p = &mut parties[degrees.binary_search(&job.layout.n).unwrap()];
-        run_conv_job(
-            p,
-            &d,
-            co,
-            job,
-            &mut noise_rng,
-            &mut client,
-            &mut server,
-            &mut budgets,
-        )?;
+    let mut clock = OnlineClock::default();
+    clock.start();
+    for (job, prep) in jobs.iter().zip(&preps) {
+        let p = &mut parties[party_of(job)];
+        run_conv_job(p, &d, co, job, prep, &mut clock, &mut client, &mut budgets)?;
     }
-    let probe_ns: u64 = parties.iter().map(|p| p.probe_ns).sum();
-    let wall_ns = (start.elapsed().as_nanos() as u64).saturating_sub(probe_ns);
+    clock.stop();
+    let wall_ns = clock.ns();
+
+    // Server: W * x_s in the clear, minus its masks at the output positions (its output share).
+    let mut server = d.apply(co, &c.taps, |k| d.xs[k]);
+    for (job, prep) in jobs.iter().zip(&preps) {
+        let (_, _, out_base, n_out) = job_channels(&d, co, job);
+        for och in 0..n_out {
+            for i in 0..d.oh {
+                for j in 0..d.ow {
+                    let (ct, idx) = slot(&job.layout, och, i * job.w + j);
+                    let k = ((out_base + och) * d.oh + i) * d.ow + j;
+                    server[k] = submod(server[k], prep.noise[ct][idx], t);
+                }
+            }
+        }
+    }
 
     let correct = client
         .iter()
@@ -667,31 +806,230 @@ fn fill_block(mask: &mut [u64], base: usize, h: usize, w: usize, a: usize, b: us
     }
 }
 
-/// One non-strided (sub-)convolution: client packing and encryption, the server's rotations,
-/// masked products, partial-sum rotations and mask, the client's decryption; both parties' output
-/// shares accumulated into `client` and `server`.
+/// `(in_base, n_in, out_base, n_out)`: the global input and output channels a job covers.
+fn job_channels(d: &ConvData, co: usize, job: &Job) -> (usize, usize, usize, usize) {
+    match job.kind {
+        JobKind::Dense { group } => (group * d.g_in, d.g_in, group * d.g_out, d.g_out),
+        JobKind::SmallGroup { .. } => (0, d.ci, 0, co),
+    }
+}
+
+/// Channel `ch` (local to the job) at pixel offset `pos`: (ciphertext, slot).
+fn slot(l: &SciLayout, ch: usize, pos: usize) -> (usize, usize) {
+    let (hc, s, half_n) = (l.hc as usize, l.s as usize, l.n as usize / 2);
+    let cn = 2 * hc;
+    (ch / cn, ((ch % cn) / hc) * half_n + (ch % hc) * s + pos)
+}
+
+/// Encoded weight masks of one block of a job's middle, in the order the products use them
+/// (`None`: an all-zero mask, whose product SCI_HE skips). A dense job has one block per pair of
+/// half-permutations, a small-group job one per input ciphertext.
+type MaskBlock = Vec<Option<Plaintext>>;
+
+/// The server's preprocessing of one job, done before the client's ciphertexts arrive
+/// (`HE_preprocess_filters_OP`, `HE_preprocess_noise`).
+struct JobPrep {
+    /// Weight masks per block; `None`: beyond the budget, encoded when reached.
+    blocks: Vec<Option<MaskBlock>>,
+    /// The server's random mask per returned ciphertext (all slots, mod t) and its encoding.
+    noise: Vec<Vec<u64>>,
+    noise_pts: Vec<Plaintext>,
+}
+
+impl JobPrep {
+    fn new(
+        p: &Party,
+        d: &ConvData,
+        co: usize,
+        job: &Job,
+        noise_rng: &mut StdRng,
+        budget: &mut u64,
+    ) -> Result<JobPrep> {
+        let l = &job.layout;
+        let (blocks, per_block, results) = match job.kind {
+            JobKind::Dense { .. } => (
+                l.half_perms.div_ceil(2),
+                l.hc * l.inp_ct * job.taps.len() as u64 * if l.half_perms > 1 { 2 } else { 1 },
+                l.out_ct,
+            ),
+            JobKind::SmallGroup { g } => (
+                l.inp_ct,
+                group_offsets(g, l.hc as usize).len() as u64 * job.taps.len() as u64,
+                l.inp_ct,
+            ),
+        };
+        let block_bytes = per_block * pt_bytes(l.n, p.he.par.moduli().len());
+        let blocks = (0..blocks as usize)
+            .map(|b| {
+                if *budget >= block_bytes {
+                    *budget -= block_bytes;
+                    mask_block(p, d, co, job, b).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let t = d.t;
+        let noise: Vec<Vec<u64>> = (0..results)
+            .map(|_| (0..l.n).map(|_| noise_rng.random_range(0..t)).collect())
+            .collect();
+        let noise_pts = noise
+            .iter()
+            .map(|v| p.he.encode_simd(v, 0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(JobPrep {
+            blocks,
+            noise,
+            noise_pts,
+        })
+    }
+
+    /// Runs `use_block` on block `b`, encoding it first (clock paused) if it was not prepared.
+    #[allow(clippy::too_many_arguments)]
+    fn with_block<T>(
+        &self,
+        p: &mut Party,
+        d: &ConvData,
+        co: usize,
+        job: &Job,
+        b: usize,
+        clock: &mut OnlineClock,
+        use_block: impl FnOnce(&mut Party, &MaskBlock) -> Result<T>,
+    ) -> Result<T> {
+        match &self.blocks[b] {
+            Some(block) => use_block(p, block),
+            None => {
+                let block = clock.paused(|| mask_block(p, d, co, job, b))?;
+                let out = use_block(p, &block);
+                clock.paused(|| drop(block));
+                out
+            }
+        }
+    }
+}
+
+/// Encodes block `b` of a job's weight masks (see [`MaskBlock`]).
+fn mask_block(p: &Party, d: &ConvData, co: usize, job: &Job, b: usize) -> Result<MaskBlock> {
+    let l = &job.layout;
+    let (n, s, hc) = (l.n as usize, l.s as usize, l.hc as usize);
+    let half_n = n / 2;
+    let mut out = Vec::new();
+    match job.kind {
+        JobKind::Dense { .. } => {
+            // `HE_preprocess_filters_OP`: per (in-row offset, input ciphertext, tap) one mask per
+            // half-permutation of the pair.
+            let (in_base, ci, out_base_ch, co) = job_channels(d, co, job);
+            let (inp_ct, out_ct) = (l.inp_ct as usize, l.out_ct as usize);
+            let (out_halves, half_perms) = (l.out_halves as usize, l.half_perms as usize);
+            let out_mod = out_ct * 2 * hc;
+            let perm = 2 * b;
+            let out_base = (perm * hc) % out_mod;
+            let mut m0 = vec![0u64; n];
+            let mut m1 = vec![0u64; n];
+            for rot in 0..hc {
+                for ct_idx in 0..inp_ct {
+                    for &(a, bb) in &job.taps {
+                        m0.fill(0);
+                        m1.fill(0);
+                        for half in 0..2 {
+                            let inp_base = (2 * ct_idx + half) * hc;
+                            for chan in 0..hc.min(ci.saturating_sub(inp_base)) {
+                                let offset = (chan + hc - rot) % hc;
+                                let (out_idx, out_idx2) = if half == 1 {
+                                    let first = if out_halves > 1 {
+                                        offset + out_base + hc
+                                    } else {
+                                        offset + out_base
+                                    };
+                                    (first, offset + out_base)
+                                } else {
+                                    (offset + out_base, offset + out_base + hc)
+                                };
+                                let ch = in_base + inp_base + chan;
+                                let wt = |o: usize| {
+                                    if o < co {
+                                        d.sub_weight(job, out_base_ch + o, ch, a, bb)
+                                    } else {
+                                        0
+                                    }
+                                };
+                                let base = half * half_n + chan * s;
+                                fill_block(&mut m0, base, job.h, job.w, a, bb, wt(out_idx));
+                                if half_perms > 1 {
+                                    fill_block(&mut m1, base, job.h, job.w, a, bb, wt(out_idx2));
+                                }
+                            }
+                        }
+                        out.push(p.encode_mask(&m0)?);
+                        if half_perms > 1 {
+                            out.push(p.encode_mask(&m1)?);
+                        }
+                    }
+                }
+            }
+        }
+        JobKind::SmallGroup { g } => {
+            // Per in-row offset and tap, the weights linking each block to the block `off` away.
+            let cn = 2 * hc;
+            let c = d.ci;
+            let ct_idx = b;
+            let mut mask = vec![0u64; n];
+            for off in group_offsets(g, hc) {
+                for &(a, bb) in &job.taps {
+                    mask.fill(0);
+                    for half in 0..2 {
+                        for blk in 0..hc {
+                            let ch = ct_idx * cn + half * hc + blk;
+                            if ch >= c {
+                                break;
+                            }
+                            let ob = blk as i64 + off;
+                            let ob = if g == hc {
+                                ob.rem_euclid(hc as i64) as usize
+                            } else if ob >= 0 && (ob as usize) < hc && ob as usize / g == blk / g {
+                                ob as usize
+                            } else {
+                                continue;
+                            };
+                            let o = ct_idx * cn + half * hc + ob;
+                            let val = d.sub_weight(job, o, ch, a, bb);
+                            fill_block(
+                                &mut mask,
+                                half * half_n + blk * s,
+                                job.h,
+                                job.w,
+                                a,
+                                bb,
+                                val,
+                            );
+                        }
+                    }
+                    out.push(p.encode_mask(&mask)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The online phase of one non-strided (sub-)convolution: client packing and encryption, the
+/// server's rotations, masked products, partial-sum rotations and masks, the client's decryption;
+/// the client's output share accumulated into `client`.
 #[allow(clippy::too_many_arguments)]
 fn run_conv_job(
     p: &mut Party,
     d: &ConvData,
     co: usize,
     job: &Job,
-    noise_rng: &mut StdRng,
+    prep: &JobPrep,
+    clock: &mut OnlineClock,
     client: &mut [u64],
-    server: &mut [u64],
     budgets: &mut Vec<u32>,
 ) -> Result<()> {
     let l = &job.layout;
-    let (n, s, hc) = (l.n as usize, l.s as usize, l.hc as usize);
-    let cn = 2 * hc;
-    let half_n = n / 2;
+    let n = l.n as usize;
     let t = d.t;
-    let (in_base, n_in, out_base, n_out) = match job.kind {
-        JobKind::Dense { group } => (group * d.g_in, d.g_in, group * d.g_out, d.g_out),
-        JobKind::SmallGroup { .. } => (0, d.ci, 0, co),
-    };
-    // Channel `ch` (local) at pixel offset `pos`: (ciphertext, slot).
-    let slot = |ch: usize, pos: usize| (ch / cn, ((ch % cn) / hc) * half_n + (ch % hc) * s + pos);
+    let (in_base, n_in, out_base, n_out) = job_channels(d, co, job);
 
     // Client: pack its share of the stored sub-image (`preprocess_image_OP`), encrypt, send.
     let mut packed = vec![vec![0u64; n]; l.inp_ct as usize];
@@ -701,7 +1039,7 @@ fn run_conv_job(
                 let py = y * d.sh + job.r;
                 let px = x * d.sw + job.col;
                 if let Some(k) = d.at(in_base + ch, py, px) {
-                    let (c, i) = slot(ch, y * job.w + x);
+                    let (c, i) = slot(l, ch, y * job.w + x);
                     packed[c][i] = d.xc[k];
                 }
             }
@@ -712,42 +1050,39 @@ fn run_conv_job(
         let pt = p.he.encode_simd(v, 0)?;
         cts.push(p.he.encrypt(&pt)?);
     }
-    let cts = p.he.send_up(cts)?;
+    let cts = clock.paused(|| p.he.send_up(cts))?;
 
-    // Server: one rotation per tap and input ciphertext (`filter_rotations`; step 0 is a copy).
-    let mut rots: Vec<Vec<Ciphertext>> = Vec::with_capacity(cts.len());
+    // Server: one rotation per tap and input ciphertext (`filter_rotations`; step 0 is the input).
+    let mut rots: Vec<Vec<Cow<'_, Ciphertext>>> = Vec::with_capacity(cts.len());
     for ct in &cts {
         let mut per_tap = Vec::with_capacity(job.taps.len());
         for &(a, b) in &job.taps {
-            per_tap.push(p.he.rotate(ct, (a * job.w + b) as i64, RotKind::Internal)?);
+            per_tap.push(p.rotate_cow(ct, (a * job.w + b) as i64, RotKind::Internal)?);
         }
         rots.push(per_tap);
     }
 
     let mut results = match job.kind {
-        JobKind::Dense { .. } => dense_middle(p, d, job, &rots, in_base, out_base, n_in, n_out)?,
-        JobKind::SmallGroup { g } => small_group_middle(p, d, job, &rots, g)?,
+        JobKind::Dense { .. } => dense_middle(p, d, co, job, prep, &rots, clock)?,
+        JobKind::SmallGroup { g } => small_group_middle(p, d, co, job, prep, &rots, g, clock)?,
     };
+    drop(rots);
 
-    // The server's mask (`HE_preprocess_noise`): random everywhere; the values at output positions
-    // are its output share (negated).
-    let mut noise = Vec::with_capacity(results.len());
-    for res in results.iter_mut() {
-        let v: Vec<u64> = (0..n).map(|_| noise_rng.random_range(0..t)).collect();
-        let ct = p.mask_ct(&v, true)?;
+    // The server's mask (`HE_preprocess_noise`, encoded ahead): random everywhere; the values at
+    // output positions are its output share (negated).
+    for (res, pt) in results.iter_mut().zip(&prep.noise_pts) {
+        let ct = p.mask_ct(pt, true)?;
         p.he.add_assign(res, &ct);
-        noise.push(v);
     }
-    let dec = p.finish(results, budgets)?;
+    let dec = p.finish(results, budgets, clock)?;
 
     for och in 0..n_out {
         let o = out_base + och;
         for i in 0..d.oh {
             for j in 0..d.ow {
-                let (c, idx) = slot(och, i * job.w + j);
+                let (c, idx) = slot(l, och, i * job.w + j);
                 let k = (o * d.oh + i) * d.ow + j;
                 client[k] = addmod(client[k], dec[c][idx], t);
-                server[k] = submod(server[k], noise[c][idx], t);
             }
         }
     }
@@ -755,161 +1090,135 @@ fn run_conv_job(
 }
 
 /// The dense SCI_HE middle: masked products accumulated per (half-permutation, in-row offset)
-/// (`HE_preprocess_filters_OP` + `HE_conv_OP`), then the output rotations, pair sums, row swaps and
-/// the column fold (`HE_output_rotations`). Returns `out_ct` ciphertexts at level 1.
-#[allow(clippy::too_many_arguments)]
+/// (`HE_conv_OP`, masks from `HE_preprocess_filters_OP`), then the output rotations, pair sums,
+/// row swaps and the column fold (`HE_output_rotations`). Returns `out_ct` ciphertexts at level 1.
 fn dense_middle(
     p: &mut Party,
     d: &ConvData,
-    job: &Job,
-    rots: &[Vec<Ciphertext>],
-    in_base: usize,
-    out_base_ch: usize,
-    ci: usize,
     co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    clock: &mut OnlineClock,
 ) -> Result<Vec<Ciphertext>> {
     let l = &job.layout;
-    let (n, s, hc) = (l.n as usize, l.s as usize, l.hc as usize);
-    let half_n = n / 2;
+    let (s, hc) = (l.s as usize, l.hc as usize);
     let (inp_ct, out_ct) = (l.inp_ct as usize, l.out_ct as usize);
     let (out_halves, half_perms) = (l.out_halves as usize, l.half_perms as usize);
-    let out_mod = out_ct * 2 * hc;
 
-    let mut convs: Vec<Ciphertext> = vec![p.zero.clone(); l.convs as usize];
-    let mut m0 = vec![0u64; n];
-    let mut m1 = vec![0u64; n];
-    for perm in (0..half_perms).step_by(2) {
-        let out_base = (perm * hc) % out_mod;
-        for rot in 0..hc {
-            let conv_idx = perm * hc + rot;
-            for (ct_idx, ct_rots) in rots.iter().enumerate().take(inp_ct) {
-                for (f, &(a, b)) in job.taps.iter().enumerate() {
-                    m0.fill(0);
-                    m1.fill(0);
-                    for half in 0..2 {
-                        let inp_base = (2 * ct_idx + half) * hc;
-                        for chan in 0..hc.min(ci.saturating_sub(inp_base)) {
-                            let offset = (chan + hc - rot) % hc;
-                            let (out_idx, out_idx2) = if half == 1 {
-                                let first = if out_halves > 1 {
-                                    offset + out_base + hc
-                                } else {
-                                    offset + out_base
-                                };
-                                (first, offset + out_base)
-                            } else {
-                                (offset + out_base, offset + out_base + hc)
-                            };
-                            let ch = in_base + inp_base + chan;
-                            let wt = |o: usize| {
-                                if o < co {
-                                    d.sub_weight(job, out_base_ch + o, ch, a, b)
-                                } else {
-                                    0
-                                }
-                            };
-                            let base = half * half_n + chan * s;
-                            fill_block(&mut m0, base, job.h, job.w, a, b, wt(out_idx));
-                            if half_perms > 1 {
-                                fill_block(&mut m1, base, job.h, job.w, a, b, wt(out_idx2));
-                            }
+    let mut convs: Vec<Option<Ciphertext>> = (0..l.convs).map(|_| None).collect();
+    for (b, perm) in (0..half_perms).step_by(2).enumerate() {
+        prep.with_block(p, d, co, job, b, clock, |p, block| {
+            let mut masks = block.iter();
+            let mut next = || masks.next().expect("one mask per product").as_ref();
+            for rot in 0..hc {
+                let conv_idx = perm * hc + rot;
+                for ct_rots in rots.iter().take(inp_ct) {
+                    for src in ct_rots {
+                        p.mac(&mut convs[conv_idx], src, next());
+                        if half_perms > 1 {
+                            p.mac(&mut convs[conv_idx + hc], src, next());
                         }
-                    }
-                    let src = &ct_rots[f];
-                    p.mac(&mut convs[conv_idx], src, &m0)?;
-                    if half_perms > 1 {
-                        p.mac(&mut convs[conv_idx + hc], src, &m1)?;
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
     }
-    for c in convs.iter_mut() {
-        p.he.mod_switch(c)?;
+    let mut switched = Vec::with_capacity(convs.len());
+    for c in convs {
+        let mut c = c.unwrap_or_else(|| p.zero.clone());
+        p.he.mod_switch(&mut c)?;
+        switched.push(Some(c));
     }
+    let mut convs = switched;
 
     // Output rotations.
     let zero1 = p.zero_next_level()?;
-    let mut result = vec![zero1.clone(); out_ct];
+    let mut result: Vec<Option<Ciphertext>> = (0..out_ct).map(|_| None).collect();
     for perm in (0..half_perms).step_by(2) {
-        let mut part0 = zero1.clone();
-        let mut part1 = zero1.clone();
+        let mut part0 = None;
+        let mut part1 = None;
         for rot in 0..hc {
             let conv_idx = perm * hc + rot;
             let step = -((((hc - rot) % hc) * s) as i64);
-            let r = p.he.rotate(&convs[conv_idx], step, RotKind::External)?;
-            p.he.add_assign(&mut part0, &r);
+            let c = convs[conv_idx]
+                .take()
+                .expect("each partial sum rotated once");
+            let r = p.rotate_owned(c, step, RotKind::External)?;
+            accumulate(&mut p.he, &mut part0, r, &zero1);
             if half_perms > 1 {
-                let r =
-                    p.he.rotate(&convs[conv_idx + hc], step, RotKind::External)?;
-                p.he.add_assign(&mut part1, &r);
+                let c = convs[conv_idx + hc]
+                    .take()
+                    .expect("each partial sum rotated once");
+                let r = p.rotate_owned(c, step, RotKind::External)?;
+                accumulate(&mut p.he, &mut part1, r, &zero1);
             }
         }
         let out_idx = (perm / 2) % out_ct;
-        p.he.add_assign(&mut result[out_idx], &part0);
-        if perm == 0 && out_halves == 1 && l.inp_halves > 1 {
-            // Outputs fit one row, inputs span both: fold the rows together.
-            let sw = p.he.swap_rows(&part0, RotKind::External)?;
-            p.he.add_assign(&mut result[out_idx], &sw);
+        let part0 = part0.unwrap_or_else(|| zero1.clone());
+        // Outputs fit one row, inputs span both: fold the rows together.
+        let fold = if perm == 0 && out_halves == 1 && l.inp_halves > 1 {
+            Some(p.he.swap_rows(&part0, RotKind::External)?)
+        } else {
+            None
+        };
+        accumulate(&mut p.he, &mut result[out_idx], part0, &zero1);
+        if let Some(sw) = fold {
+            accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
         }
         if half_perms > 1 {
+            let part1 = part1.unwrap_or_else(|| zero1.clone());
             let sw = p.he.swap_rows(&part1, RotKind::External)?;
-            p.he.add_assign(&mut result[out_idx], &sw);
+            accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
         }
     }
-    Ok(result)
+    Ok(result
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| zero1.clone()))
+        .collect())
 }
 
 /// The small-group middle (background.md 5.2-5.3, `small_group_subconv`): per input ciphertext and
 /// in-row offset `d`, the masked products of all taps accumulated, switched down, rotated by
 /// `-d*S` (offset 0 free) and added into the result. Returns `inp_ct` ciphertexts at level 1.
+#[allow(clippy::too_many_arguments)]
 fn small_group_middle(
     p: &mut Party,
     d: &ConvData,
+    co: usize,
     job: &Job,
-    rots: &[Vec<Ciphertext>],
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
     g: usize,
+    clock: &mut OnlineClock,
 ) -> Result<Vec<Ciphertext>> {
     let l = &job.layout;
-    let (n, s, hc) = (l.n as usize, l.s as usize, l.hc as usize);
-    let (cn, half_n) = (2 * hc, n / 2);
-    let c = d.ci;
+    let (s, hc) = (l.s as usize, l.hc as usize);
     let offsets = group_offsets(g, hc);
     let zero1 = p.zero_next_level()?;
-    let mut result = vec![zero1; l.inp_ct as usize];
-    let mut mask = vec![0u64; n];
+    let mut result: Vec<Option<Ciphertext>> = (0..l.inp_ct).map(|_| None).collect();
     for (ct_idx, ct_rots) in rots.iter().enumerate() {
-        for &off in &offsets {
-            let mut acc = p.zero.clone();
-            for (f, &(a, b)) in job.taps.iter().enumerate() {
-                mask.fill(0);
-                for half in 0..2 {
-                    for blk in 0..hc {
-                        let ch = ct_idx * cn + half * hc + blk;
-                        if ch >= c {
-                            break;
-                        }
-                        let ob = blk as i64 + off;
-                        let ob = if g == hc {
-                            ob.rem_euclid(hc as i64) as usize
-                        } else if ob >= 0 && (ob as usize) < hc && ob as usize / g == blk / g {
-                            ob as usize
-                        } else {
-                            continue;
-                        };
-                        let o = ct_idx * cn + half * hc + ob;
-                        let val = d.sub_weight(job, o, ch, a, b);
-                        fill_block(&mut mask, half * half_n + blk * s, job.h, job.w, a, b, val);
-                    }
+        prep.with_block(p, d, co, job, ct_idx, clock, |p, block| {
+            let mut masks = block.iter();
+            for &off in &offsets {
+                let mut acc = None;
+                for src in ct_rots {
+                    let mask = masks.next().expect("one mask per product");
+                    p.mac(&mut acc, src, mask.as_ref());
                 }
-                p.mac(&mut acc, &ct_rots[f], &mask)?;
+                let mut acc = acc.unwrap_or_else(|| p.zero.clone());
+                p.he.mod_switch(&mut acc)?;
+                let r = p.rotate_owned(acc, -off * s as i64, RotKind::External)?;
+                accumulate(&mut p.he, &mut result[ct_idx], r, &zero1);
             }
-            p.he.mod_switch(&mut acc)?;
-            let r = p.he.rotate(&acc, -off * s as i64, RotKind::External)?;
-            p.he.add_assign(&mut result[ct_idx], &r);
-        }
+            Ok(())
+        })?;
     }
-    Ok(result)
+    Ok(result
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| zero1.clone()))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -978,23 +1287,12 @@ fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
     }
     p.warm_up(&steps)?;
 
+    // Server preprocessing: its mask drawn and encoded, the generalised diagonals encoded.
     let mut noise_rng = StdRng::seed_from_u64(opts.seed ^ MASK_STREAM);
-    let mut budgets = Vec::new();
-    let start = Instant::now();
-    let mut server: Vec<u64> = (0..no).map(|r| dot(r, &|c| xs[c])).collect();
-    // Client (`preprocess_vec`).
-    let mut packed = vec![0u64; n];
-    for idx in 0..pack_num {
-        packed[idx * ni2..idx * ni2 + ni].copy_from_slice(&xc);
-    }
-    let pt = p.he.encode_simd(&packed, 0)?;
-    let ct = p.he.encrypt(&pt)?;
-    let ct = p.he.send_up(vec![ct])?.pop().unwrap();
-    // Server (`fc_online`).
     let noise: Vec<u64> = (0..n).map(|_| noise_rng.random_range(0..t)).collect();
-    let mut enc_noise = p.mask_ct(&noise, false)?;
-    let mut result = p.zero.clone();
+    let noise_pt = p.he.encode_simd(&noise, 0)?;
     let mut mask = vec![0u64; n];
+    let mut diagonals = Vec::with_capacity(dg);
     for k in 0..dg {
         for (j, v) in mask.iter_mut().enumerate() {
             let (blk, u) = (j / ni2, j % ni2);
@@ -1005,11 +1303,30 @@ fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
                 0
             };
         }
-        if mask.iter().any(|&v| v != 0) {
-            let r = p.he.rotate(&ct, k as i64, RotKind::Internal)?;
-            p.mac(&mut result, &r, &mask)?;
+        diagonals.push(p.encode_mask(&mask)?);
+    }
+
+    let mut budgets = Vec::new();
+    let mut clock = OnlineClock::default();
+    clock.start();
+    // Client (`preprocess_vec`).
+    let mut packed = vec![0u64; n];
+    for idx in 0..pack_num {
+        packed[idx * ni2..idx * ni2 + ni].copy_from_slice(&xc);
+    }
+    let pt = p.he.encode_simd(&packed, 0)?;
+    let ct = p.he.encrypt(&pt)?;
+    let ct = clock.paused(|| p.he.send_up(vec![ct]))?.pop().unwrap();
+    // Server (`fc_online`).
+    let mut enc_noise = p.mask_ct(&noise_pt, false)?;
+    let mut result = None;
+    for (k, diag) in diagonals.iter().enumerate() {
+        if let Some(diag) = diag {
+            let r = p.rotate_cow(&ct, k as i64, RotKind::Internal)?;
+            p.mac(&mut result, &r, Some(diag));
         }
     }
+    let mut result = result.unwrap_or_else(|| p.zero.clone());
     p.he.mod_switch(&mut result)?;
     p.he.mod_switch(&mut enc_noise)?;
     let mut rot = dg;
@@ -1023,13 +1340,15 @@ fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
         rot *= 2;
     }
     p.he.add_assign(&mut result, &enc_noise);
-    let dec = p.finish(vec![result], &mut budgets)?;
+    let dec = p.finish(vec![result], &mut budgets, &mut clock)?;
     let out_slot = |r: usize| r % dg + ni2 * (r / dg);
     let client: Vec<u64> = (0..no).map(|r| dec[0][out_slot(r)]).collect();
-    for (r, sv) in server.iter_mut().enumerate() {
-        *sv = submod(*sv, noise[out_slot(r)], t);
-    }
-    let wall_ns = (start.elapsed().as_nanos() as u64).saturating_sub(p.probe_ns);
+    clock.stop();
+    let wall_ns = clock.ns();
+    // Server: W * x_s in the clear minus its mask (its output share).
+    let server: Vec<u64> = (0..no)
+        .map(|r| submod(dot(r, &|c| xs[c]), noise[out_slot(r)], t))
+        .collect();
 
     let correct = (0..no).all(|r| addmod(client[r], server[r], t) == expected[r]);
     Ok(LayerRun {
@@ -1072,10 +1391,26 @@ fn run_elementwise(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Resul
     let expected: Vec<u64> = (0..len).map(|k| mulmod(sc(k), modt(x[k], t), t)).collect();
 
     let mut p = Party::new(n as u64, t, cfg, opts)?;
+    // Server preprocessing: the scales encoded (none for an all-zero piece), the masks drawn and
+    // encoded.
     let mut noise_rng = StdRng::seed_from_u64(opts.seed ^ MASK_STREAM);
+    let mut scales = Vec::with_capacity(num_ct);
+    let mut noise = Vec::with_capacity(num_ct);
+    let mut noise_pts = Vec::with_capacity(num_ct);
+    for i in 0..num_ct {
+        let mut sv = vec![0u64; n];
+        for (j, v) in sv.iter_mut().enumerate().take(len.saturating_sub(i * n)) {
+            *v = sc(i * n + j);
+        }
+        scales.push(p.encode_mask(&sv)?);
+        let nv: Vec<u64> = (0..n).map(|_| noise_rng.random_range(0..t)).collect();
+        noise_pts.push(p.he.encode_simd(&nv, 0)?);
+        noise.push(nv);
+    }
+
     let mut budgets = Vec::new();
-    let start = Instant::now();
-    let mut server: Vec<u64> = (0..len).map(|k| mulmod(sc(k), xs[k], t)).collect();
+    let mut clock = OnlineClock::default();
+    clock.start();
     let mut cts = Vec::with_capacity(num_ct);
     for i in 0..num_ct {
         let mut v = vec![0u64; n];
@@ -1084,34 +1419,29 @@ fn run_elementwise(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Resul
         let pt = p.he.encode_simd(&v, 0)?;
         cts.push(p.he.encrypt(&pt)?);
     }
-    let cts = p.he.send_up(cts)?;
+    let cts = clock.paused(|| p.he.send_up(cts))?;
     let mut results = Vec::with_capacity(num_ct);
-    let mut noise = Vec::with_capacity(num_ct);
-    for (i, ct) in cts.iter().enumerate() {
-        let mut sv = vec![0u64; n];
-        for (j, v) in sv.iter_mut().enumerate().take(len.saturating_sub(i * n)) {
-            *v = sc(i * n + j);
-        }
-        let nv: Vec<u64> = (0..n).map(|_| noise_rng.random_range(0..t)).collect();
-        let enc_noise = p.mask_ct(&nv, false)?;
-        let mut res = if sv.iter().all(|&v| v == 0) {
-            p.zero.clone()
-        } else {
-            let pt = p.he.encode_simd(&sv, 0)?;
-            p.he.mul_plain(ct, &pt)
+    for ((ct, scale), noise_pt) in cts.iter().zip(&scales).zip(&noise_pts) {
+        let enc_noise = p.mask_ct(noise_pt, false)?;
+        let mut res = match scale {
+            Some(pt) => p.he.mul_plain(ct, pt),
+            None => p.zero.clone(),
         };
         p.he.add_assign(&mut res, &enc_noise);
         p.he.mod_switch(&mut res)?;
         results.push(res);
-        noise.push(nv);
     }
-    let dec = p.finish(results, &mut budgets)?;
+    let dec = p.finish(results, &mut budgets, &mut clock)?;
     let mut client = vec![0u64; len];
     for k in 0..len {
         client[k] = dec[k / n][k % n];
-        server[k] = submod(server[k], noise[k / n][k % n], t);
     }
-    let wall_ns = (start.elapsed().as_nanos() as u64).saturating_sub(p.probe_ns);
+    clock.stop();
+    let wall_ns = clock.ns();
+    // Server: its scaled share minus its mask (its output share).
+    let server: Vec<u64> = (0..len)
+        .map(|k| submod(mulmod(sc(k), xs[k], t), noise[k / n][k % n], t))
+        .collect();
     let correct = (0..len).all(|k| addmod(client[k], server[k], t) == expected[k]);
     Ok(LayerRun {
         observed: p.he.counts,
@@ -1121,4 +1451,60 @@ fn run_elementwise(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Resul
         noise_budget_bits: min_budget(&budgets),
         n: n as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{build, parse_spec};
+
+    /// The last layer of a network `c x h x w` -> relu -> `layer` (so it reads a shared tensor).
+    fn last_layer(layer: &str, c: u32, hw: u32) -> Layer {
+        let text = format!(
+            r#"{{"name": "t", "input": {{"channels": {c}, "height": {hw}, "width": {hw}}},
+                "layers": [{{"type": "relu"}}, {layer}]}}"#
+        );
+        let net = build(&parse_spec(&text, "t.json").unwrap(), "t.json").unwrap();
+        net.layers.last().unwrap().clone()
+    }
+
+    /// Masks encoded late (no preprocessing budget) run the same operations to the same result.
+    #[test]
+    fn late_masks_match_preprocessed() {
+        let opts = RunOptions {
+            insecure: true,
+            seed: 5,
+            ..RunOptions::default()
+        };
+        let mut cfg = CountConfig::new(crate::packing::Protocol::Cryptflow2);
+        cfg.ring_degree = 512;
+        // Dense with two half-permutations, depthwise (small groups), strided dense.
+        for (layer, c, hw) in [
+            (
+                r#"{"type": "conv", "out_channels": 20, "kernel": 3, "padding": 1}"#,
+                20,
+                3,
+            ),
+            (r#"{"type": "depthwise", "kernel": 3, "padding": 1}"#, 12, 4),
+            (
+                r#"{"type": "conv", "out_channels": 9, "kernel": 3, "stride": 2, "padding": 1}"#,
+                5,
+                6,
+            ),
+        ] {
+            let layer = last_layer(layer, c, hw);
+            let Op::Conv(conv) = &layer.op else {
+                panic!("{}: not a convolution", layer.path)
+            };
+            let ahead = run_conv(&layer, conv, &cfg, &opts, PREP_BUDGET_BYTES).unwrap();
+            let late = run_conv(&layer, conv, &cfg, &opts, 0).unwrap();
+            assert!(ahead.correct && late.correct, "{}", layer.path);
+            assert_eq!(ahead.observed, late.observed, "{}", layer.path);
+            // (fhe.rs seeds c1 from the thread RNG: budgets may differ by a bit between runs.)
+            assert!(late.noise_budget_bits.unwrap() > 0);
+            let want = crate::packing::count_layer(&layer, &cfg).unwrap().counts;
+            assert_eq!(late.observed.scmult, want.scmult);
+            assert_eq!(late.observed.key_switch, want.key_switch);
+        }
+    }
 }
