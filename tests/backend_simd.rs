@@ -10,7 +10,7 @@ use stria::backend::simd::{FheBytes, fhe_ct_bytes, predicted_fhe_bytes, run_laye
 use stria::backend::{HeParams, Instrumented, RotKind, RunOptions, batching_prime};
 use stria::cost::OpCounts;
 use stria::he::KeyPolicy;
-use stria::net::spec::Padding;
+use stria::net::spec::{Accum, GroupLayout, Padding};
 use stria::net::{Conv, Layer, Op, Shape};
 use stria::packing::{CountConfig, Protocol, count_layer};
 
@@ -68,6 +68,8 @@ fn conv(
         groups,
         taps,
         depthwise: groups == ci && groups == co && groups > 1,
+        accum: Accum::HeRotate,
+        group_layout: GroupLayout::Contiguous,
     };
     layer(Op::Conv(c), Shape::new(ci, h, w), Shape::new(co, oh, ow))
 }

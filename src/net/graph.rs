@@ -2,6 +2,7 @@
 //! inferred and checked, batch norms marked as folded or not.
 
 use super::parse::child_path;
+pub use super::spec::{Accum, GroupLayout};
 use super::spec::{ConvSpec, KernelShape, NetworkSpec, Node, Padding, PoolSpec};
 use crate::error::SpecError;
 use serde::Serialize;
@@ -44,6 +45,11 @@ pub struct Conv {
     pub taps: Vec<(u32, u32)>,
     /// Declared as `depthwise` (or `groups` equal to the input channels with one output per group).
     pub depthwise: bool,
+    /// How the SIMD protocols accumulate channels (background.md 8.3).
+    pub accum: Accum,
+    /// Which channels form each group. Always `Contiguous` when there is one group, and when every
+    /// group has one input and one output channel (both layouts are then the same layer).
+    pub group_layout: GroupLayout,
 }
 
 impl Conv {
@@ -83,6 +89,11 @@ pub enum Op {
     Flatten,
     /// Index of the largest value (the prediction the client learns).
     Argmax,
+    /// A channel permutation (`groups`: the ShuffleNet transpose it documents, if given). Free:
+    /// the client re-packs its share for every layer, and non-linear protocols see a relabelling.
+    Shuffle {
+        groups: Option<u32>,
+    },
 }
 
 /// A layer with its path and resolved shapes.
@@ -128,6 +139,7 @@ impl Layer {
             Op::Add => "add".into(),
             Op::Flatten => "flatten".into(),
             Op::Argmax => "argmax".into(),
+            Op::Shuffle { .. } => "shuffle".into(),
         }
     }
 
@@ -403,6 +415,15 @@ impl Builder<'_> {
                 if d.multiplier == 0 {
                     return Err(self.err(path, "multiplier must be positive"));
                 }
+                if d.accum == Accum::Striped && d.multiplier > 1 {
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "accum: striped on a depthwise layer with multiplier {} needs the strided output order (output o reads input o mod C), but depthwise orders its outputs contiguously (output o reads input o / {}); write it as a conv with groups = {} and group_layout: strided",
+                            d.multiplier, d.multiplier, x.c
+                        ),
+                    ));
+                }
                 let as_conv = ConvSpec {
                     name: None,
                     input: None,
@@ -416,6 +437,8 @@ impl Builder<'_> {
                     groups: x.c,
                     taps: d.taps.clone(),
                     kernel_shape: d.kernel_shape,
+                    accum: d.accum,
+                    group_layout: GroupLayout::Contiguous,
                 };
                 let out = self.conv(&as_conv, path, x)?;
                 if let Some(Layer {
@@ -479,6 +502,23 @@ impl Builder<'_> {
             }
             Node::Argmax(_) => {
                 Ok(self.push(path, Op::Argmax, x, Shape::new(1, 1, 1), Producer::Other))
+            }
+            Node::Shuffle(sh) => {
+                if let Some(g) = sh.groups
+                    && (g == 0 || !x.c.is_multiple_of(g))
+                {
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "shuffle groups = {g} must be positive and divide the {} input channels",
+                            x.c
+                        ),
+                    ));
+                }
+                // A permutation keeps the producer: a batch norm after it still folds into the
+                // conv before it (its per-channel scale and shift are permuted along).
+                let producer = self.tensors[src].producer;
+                Ok(self.push(path, Op::Shuffle { groups: sh.groups }, x, x, producer))
             }
             Node::Add(a) => {
                 let other = self.resolve(&a.from, path, "from")?;
@@ -550,6 +590,32 @@ impl Builder<'_> {
                 c.groups, x.c, c.out_channels
             )));
         }
+        // Strategies and group layouts (background.md 5.3, 8.3).
+        let one_to_one = c.groups > 1 && c.groups == x.c && c.groups == c.out_channels;
+        if c.group_layout == GroupLayout::Strided && c.groups == 1 {
+            return Err(e(
+                "group_layout: strided needs a grouped convolution (groups > 1); with one group every channel is connected".into(),
+            ));
+        }
+        if c.accum == Accum::Striped {
+            if c.groups == 1 {
+                return Err(e(
+                    "accum: striped mixes only channels at the same slot position, so it needs a grouped convolution (groups > 1) with group_layout: strided; use he-rotate or share-side for a dense convolution".into(),
+                ));
+            }
+            if !one_to_one && c.group_layout != GroupLayout::Strided {
+                return Err(e(format!(
+                    "accum: striped needs group_layout: strided (group j holds the channels c with c mod {g} == j, so that an output only mixes channels at its own slot position), but this conv has groups = {g} with group_layout: contiguous",
+                    g = c.groups
+                )));
+            }
+        }
+        // One input and one output channel per group: both layouts are the same layer.
+        let group_layout = if one_to_one {
+            GroupLayout::Contiguous
+        } else {
+            c.group_layout
+        };
         let oh = window_out(x.h, (c.padding.top, c.padding.bottom), kh, sh, "height").map_err(e)?;
         let ow = window_out(x.w, (c.padding.left, c.padding.right), kw, sw, "width")
             .map_err(|m| self.err(path, m))?;
@@ -608,6 +674,8 @@ impl Builder<'_> {
             groups: c.groups,
             taps,
             depthwise,
+            accum: c.accum,
+            group_layout,
         };
         let out = Shape::new(c.out_channels, oh, ow);
         Ok(self.push(path, Op::Conv(conv), x, out, Producer::ConvOrFc))

@@ -83,6 +83,7 @@ fn typed_node(ty: &str, v: Value) -> Result<Node, String> {
         "add" => Node::Add(from_value(v)?),
         "flatten" => Node::Flatten(from_value(v)?),
         "argmax" => Node::Argmax(from_value(v)?),
+        "shuffle" => Node::Shuffle(from_value(v)?),
         "block" => Node::Block(from_value(v)?),
         "residual" => Node::Residual(from_value(v)?),
         other => {
@@ -122,7 +123,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, maxpool, avgpool, \
-                           global_avgpool, add, flatten, argmax, block, residual";
+                           global_avgpool, add, flatten, argmax, shuffle, block, residual";
 
 impl Ctx<'_> {
     fn node_list(
@@ -209,7 +210,7 @@ impl Ctx<'_> {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
             "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" => &[],
+            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" | "shuffle" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,

@@ -3,7 +3,23 @@
 //! A network file has a `name`, an `input` shape and its layers. Layers can be listed flat in `layers`,
 //! or grouped: `stages` (each a list of `blocks`) and `head`. Execution order is `layers`, then
 //! `stages`, then `head`. A node is a layer (`conv`, `depthwise`, `fc`, `batchnorm`, `relu`, `relu6`,
-//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`, `argmax`) or a group (`block`, `residual`).
+//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`, `argmax`, `shuffle`) or a group
+//! (`block`, `residual`).
+//!
+//! Accumulation strategies (background.md 8.3). `conv` and `depthwise` take an optional
+//! `"accum"`: `"he-rotate"` (the default: partial sums rotated inside HE, as SCI_HE does),
+//! `"striped"` (slot-aligned channel mixing: no external rotation when the packing allows it),
+//! `"share-side"` (partial sums returned unrotated; both parties align them on their shares) or
+//! `"auto"` (counted as `he-rotate`; the evaluation picks the cheaper of `he-rotate` and
+//! `share-side` per layer). The strategies change only what the SIMD protocols count; Cheetah has
+//! no rotations and ignores them. `conv` also takes `"group_layout"`: `"contiguous"` (the default,
+//! group j holds channels `j*C/G .. (j+1)*C/G - 1`, as in PyTorch) or `"strided"` (group j holds the
+//! channels c with `c mod G == j`, for inputs and outputs alike); `striped` needs a grouped
+//! convolution with the strided layout (a depthwise layer, one input and one output channel per
+//! group, has both layouts at once). `{"type": "shuffle"}` is a channel permutation (output shape
+//! = input shape; an optional `"groups": G` documents a ShuffleNet transpose of G groups); it is
+//! free: the client re-packs its share for every layer anyway, and non-linear protocols see a
+//! local relabelling.
 //!
 //! Tensor references. Every node reads the output of the node before it unless it names another tensor
 //! in `input`; `add` names the tensor it adds in `from`. A name refers to the node with that `name` in
@@ -63,6 +79,7 @@ pub enum Node {
     Add(AddSpec),
     Flatten(Plain),
     Argmax(Plain),
+    Shuffle(ShuffleSpec),
     Block(BlockSpec),
     Residual(ResidualSpec),
 }
@@ -98,6 +115,12 @@ pub struct ConvSpec {
     /// `dense` (every position, the default) or `cross` (the centre row and column).
     #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
     pub kernel_shape: KernelShape,
+    /// How the SIMD protocols accumulate channels (background.md 8.3); default `he-rotate`.
+    #[serde(default, skip_serializing_if = "Accum::is_default")]
+    pub accum: Accum,
+    /// Which channels form group j: `contiguous` (default) or `strided` (`c mod G == j`).
+    #[serde(default, skip_serializing_if = "GroupLayout::is_contiguous")]
+    pub group_layout: GroupLayout,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +142,90 @@ pub struct DepthwiseSpec {
     pub taps: Option<Vec<[u32; 2]>>,
     #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
     pub kernel_shape: KernelShape,
+    /// How the SIMD protocols accumulate channels (background.md 8.3); default `he-rotate`.
+    #[serde(default, skip_serializing_if = "Accum::is_default")]
+    pub accum: Accum,
+}
+
+/// How a SIMD-packed convolution accumulates products across channels (background.md 8.3). Only
+/// the SIMD protocols (CrypTFlow2, Gazelle, GALA) count the strategies differently; Cheetah has no
+/// rotations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Accum {
+    /// Output rotations inside HE (SCI_HE / Gazelle / GALA as published).
+    #[default]
+    HeRotate,
+    /// Slot-aligned channel mixing: an output mixes only input channels at its own slot block
+    /// (needs the strided group layout).
+    Striped,
+    /// The unrotated partial sums are masked and returned; the parties align them on their shares.
+    ShareSide,
+    /// The cheaper of `he-rotate` and `share-side` for the link. Counting does not know the link,
+    /// so the counters count `he-rotate`; the evaluation prices both and picks per layer.
+    Auto,
+}
+
+impl Accum {
+    pub fn is_default(&self) -> bool {
+        *self == Accum::HeRotate
+    }
+
+    /// The strategy the counters use: `auto` counts as `he-rotate`.
+    pub fn counted(self) -> Accum {
+        match self {
+            Accum::Auto => Accum::HeRotate,
+            a => a,
+        }
+    }
+
+    /// The spelling in network files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Accum::HeRotate => "he-rotate",
+            Accum::Striped => "striped",
+            Accum::ShareSide => "share-side",
+            Accum::Auto => "auto",
+        }
+    }
+}
+
+impl std::fmt::Display for Accum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which channels form the groups of a grouped convolution, for inputs and outputs alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupLayout {
+    /// Group j holds channels `j*C/G .. (j+1)*C/G - 1` (PyTorch's convention).
+    #[default]
+    Contiguous,
+    /// Group j holds the channels c with `c mod G == j` (slot-aligned when G is a multiple of the
+    /// channels per ciphertext, background.md 5.3 and 8.3(b)).
+    Strided,
+}
+
+impl GroupLayout {
+    pub fn is_contiguous(&self) -> bool {
+        *self == GroupLayout::Contiguous
+    }
+}
+
+/// A channel permutation (`{"type": "shuffle"}`), e.g. ShuffleNet's transpose of `groups` groups.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShuffleSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Documents the transpose: `C = G*n` channels read as a `G x n` matrix, written transposed.
+    /// Must divide the channel count; the permutation costs nothing either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u32>,
 }
 
 /// Which kernel positions hold weights (background.md 8.4).
@@ -215,6 +322,7 @@ impl Node {
             | Node::Argmax(s) => s.name.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.name.as_deref(),
             Node::Add(s) => s.name.as_deref(),
+            Node::Shuffle(s) => s.name.as_deref(),
             Node::Block(s) => s.name.as_deref(),
             Node::Residual(s) => s.name.as_deref(),
         }
@@ -234,6 +342,7 @@ impl Node {
             | Node::Argmax(s) => s.input.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.input.as_deref(),
             Node::Add(s) => s.input.as_deref(),
+            Node::Shuffle(s) => s.input.as_deref(),
             Node::Block(s) => s.input.as_deref(),
             Node::Residual(s) => s.input.as_deref(),
         }

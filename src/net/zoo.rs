@@ -14,8 +14,8 @@
 //!   shortcut, a plain `block`.
 
 use super::spec::{
-    AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, InputSpec, KernelShape, NetworkSpec, Node,
-    Padding, Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
+    Accum, AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, GroupLayout, InputSpec,
+    KernelShape, NetworkSpec, Node, Padding, Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -386,6 +386,7 @@ fn inverted_residual(in_c: u32, t: u32, c: u32, s: u32, projection: bool) -> Nod
             multiplier: 1,
             taps: None,
             kernel_shape: KernelShape::Dense,
+            accum: Accum::HeRotate,
         }),
         plain(Node::Batchnorm, "bn2"),
         plain(Node::Relu6, "relu2"),
@@ -458,6 +459,8 @@ fn conv(n: &str, out: u32, k: u32, s: u32, p: u32) -> Node {
         groups: 1,
         taps: None,
         kernel_shape: KernelShape::Dense,
+        accum: Accum::HeRotate,
+        group_layout: GroupLayout::Contiguous,
     })
 }
 

@@ -7,9 +7,16 @@
 //! ciphertexts, `truncate_for_decryption`, `removeUnusedCoeffs`), `hom_fc_ss.cc` (`getSplit`),
 //! `hom_bn_ss.cc` and `SCI/src/cheetah/cheetah-api.cpp` (N = 4096, moduli {60, 49},
 //! `setUpForBN`). No rotations and no Galois keys anywhere.
+//!
+//! Accumulation strategies (background.md 8.3: `he-rotate`, `striped`, `share-side`, `auto`) are
+//! about rotations, which Cheetah does not have: a convolution's counts do not depend on them. The
+//! group layout does: input channel c sits at position c of the channel-block order (block
+//! `c / Cw`), so a group's products are the kernel blocks its channels touch, contiguous or
+//! strided ([`blocks_touched`], [`blocks_touched_strided`]). A `shuffle` is free.
 
 use super::{LayerCost, ceil_div};
 use crate::cost::OpCounts;
+use crate::net::graph::GroupLayout;
 use crate::net::{Conv, Shape};
 use serde::Serialize;
 
@@ -185,10 +192,29 @@ pub fn search_blocks(c: u64, h: u64, w: u64, fh: u64, fw: u64, n: u64) -> Result
     best.ok_or_else(|| format!("no {fh}x{fw} block fits a polynomial of degree {n}"))
 }
 
-/// Number of channel blocks of width `cw` touched by `groups` contiguous groups of `g` channels.
-fn blocks_touched(groups: u64, g: u64, cw: u64) -> u64 {
+/// Number of channel blocks of width `cw` touched by `groups` contiguous groups of `g` channels
+/// (group i: channels `i*g .. i*g + g - 1`), summed over the groups.
+pub fn blocks_touched(groups: u64, g: u64, cw: u64) -> u64 {
     (0..groups)
         .map(|i| (i * g + g - 1) / cw - (i * g) / cw + 1)
+        .sum()
+}
+
+/// Number of channel blocks of width `cw` touched by `groups` strided groups of `g` channels
+/// (group j: channels `j, j + G, .., j + (g-1)*G`, channel c in block `c / cw`), summed over the
+/// groups. Members of a group rise by G, so their blocks never decrease: a group touches one block
+/// plus one per member whose block differs from the previous member's. When `G >= cw` every
+/// member is in its own block: `G*g` (all channels).
+pub fn blocks_touched_strided(groups: u64, g: u64, cw: u64) -> u64 {
+    if groups >= cw {
+        return groups * g;
+    }
+    (0..groups)
+        .map(|j| {
+            1 + (1..g)
+                .filter(|&t| (j + t * groups) / cw != (j + (t - 1) * groups) / cw)
+                .count() as u64
+        })
         .sum()
 }
 
@@ -230,9 +256,12 @@ pub fn conv(
             let k = ceil_div(ch, cw) * spatial;
             (k, k, k, cw)
         } else {
-            // Each output channel multiplies the kernel blocks holding its group's input channels.
+            // Each output channel multiplies the kernel blocks holding its group's input channels
+            // (every group has g_out outputs, in either layout).
             let per_filter_blocks = if groups == 1 {
                 b.dc * g_out
+            } else if c.group_layout == GroupLayout::Strided {
+                blocks_touched_strided(groups, g_in, b.cw) * g_out
             } else {
                 blocks_touched(groups, g_in, b.cw) * g_out
             };

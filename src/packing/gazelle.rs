@@ -12,10 +12,30 @@
 //! the same phase decomposition as SCI_HE (Gazelle Sec. 6.1, Fig. 10) on the unpadded image.
 //! Ciphertexts are `2 * N * 8` bytes each way (Gazelle's single 60-bit modulus at n = 2048,
 //! Table 6). Pow2 key switches take each rotation step's NAF weight on the n-slot cycle.
+//!
+//! Accumulation strategies (background.md 8.3), counted in this packed layout:
+//!
+//! - `he-rotate` / `auto`: the formulas above. Grouped layers are `groups` independent
+//!   convolutions whatever `group_layout` says (the strided layout is counted as if the client had
+//!   re-packed each group contiguously, which its free layout choice allows; only SCI_HE's counter
+//!   models the strided layout in place).
+//! - `striped` (strided groups): when `cn` divides G, channel i in ciphertext `i / cn`, block
+//!   `i mod cn`, every live weight links channels in the same block, and each output ciphertext
+//!   is the sum over the `g_in` input ciphertexts congruent to it modulo `G/cn` and the taps of
+//!   the rotated input times a mask: `T - 1` hoisted internal rotations per input ciphertext, no
+//!   external rotation, `g_in*out_ct*T` products, identical for IR, OR and GALA. Otherwise counted
+//!   as `he-rotate`.
+//! - `share-side`, OR and GALA: GALA's kernel grouping without its output rotations. Products
+//!   sharing an output ciphertext and a diagonal are summed over the input ciphertexts, and each of
+//!   those per-diagonal sums is returned unrotated (the client and server align the shares):
+//!   external rotations 0, returned ciphertexts `sum over output ciphertexts of the live
+//!   diagonals`, one decryption each. IR rotates inputs, not partial sums, so share-side does not
+//!   apply to it (counted as `he-rotate`); nor to tiled channels (no cross-channel rotation).
 
 use super::{CountConfig, LayerCost, Protocol, ceil_div, phase_taps};
 use crate::cost::OpCounts;
 use crate::he::{KeyPolicy, naf_weight, next_pow2};
+use crate::net::graph::{Accum, GroupLayout};
 use crate::net::{Conv, Shape};
 
 /// Bits of Gazelle's ciphertext modulus (one 60-bit prime, Gazelle Table 6).
@@ -123,7 +143,7 @@ fn live_nonzero_offsets(cn: u64, a: u64, o: u64) -> impl Iterator<Item = u64> {
     (1..cn).filter(move |&r| all || r < o || r > cn - a)
 }
 
-/// A convolution under Gazelle IR / OR or GALA.
+/// A convolution under Gazelle IR / OR or GALA, with the layer's accumulation strategy.
 pub fn conv(
     input: Shape,
     co: u32,
@@ -131,9 +151,31 @@ pub fn conv(
     protocol: Protocol,
     cfg: &CountConfig,
 ) -> Result<LayerCost, String> {
+    conv_as(input, co, c, c.accum, protocol, cfg)
+}
+
+/// [`conv`] with the accumulation strategy `accum` (module documentation).
+pub fn conv_as(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    accum: Accum,
+    protocol: Protocol,
+    cfg: &CountConfig,
+) -> Result<LayerCost, String> {
     let n = cfg.ring_degree;
     let groups = c.groups as u64;
     let (g_in, g_out) = (input.c as u64 / groups, co as u64 / groups);
+    let accum = accum.counted();
+    if accum == Accum::Striped
+        && (groups == 1 || !(c.group_layout == GroupLayout::Strided || (g_in == 1 && g_out == 1)))
+    {
+        return Err(format!(
+            "accum: striped needs a grouped convolution with group_layout: strided (groups = {groups})"
+        ));
+    }
+    let share_side =
+        accum == Accum::ShareSide && matches!(protocol, Protocol::GazelleOutput | Protocol::Gala);
     let mut total = LayerCost::default();
     // Phases past the kernel hold no taps.
     for r in 0..c.sh.min(c.kh) {
@@ -191,6 +233,33 @@ pub fn conv(
                 total.counts += counts;
                 continue;
             }
+            if accum == Accum::Striped {
+                let p = Packed::new(footprint, input.c as u64, co as u64, n);
+                if groups.is_multiple_of(p.cn) {
+                    // Slot-aligned: output ciphertext j sums the g_in input ciphertexts k with
+                    // k == j (mod G/cn) (tiled channels: the same tile of its g_in inputs).
+                    let scmult = g_in * p.out_ct * t;
+                    let counts = OpCounts {
+                        internal_rot: p.inp_ct * (t - 1),
+                        key_switch: p.inp_ct * step_ks,
+                        scmult,
+                        add: scmult,
+                        ct_up: p.inp_ct,
+                        ct_down: p.out_ct,
+                        bytes_up: p.inp_ct * ct_bytes(n),
+                        bytes_down: p.out_ct * ct_bytes(n),
+                        enc: p.inp_ct + p.out_ct,
+                        dec: p.out_ct,
+                        ..OpCounts::default()
+                    };
+                    if total.n.is_none() {
+                        total.n = Some(n);
+                        total.cn = Some(p.cn);
+                    }
+                    total.counts += counts;
+                    continue;
+                }
+            }
             // Other grouped convolutions: `groups` independent convolutions.
             let p = Packed::new(footprint, g_in, g_out, n);
             let diag_total = p.sum_pairs(|a, o| diagonals(p.cn, a, o));
@@ -208,7 +277,15 @@ pub fn conv(
                 dec: p.out_ct,
                 ..OpCounts::default()
             };
-            if p.tiles == 1 {
+            if p.tiles == 1 && share_side {
+                // The per-(output ciphertext, diagonal) sums, returned unrotated.
+                let a = p.max_in();
+                let back = (p.out_ct - 1) * diagonals(p.cn, a, p.cn) + diagonals(p.cn, a, p.o_last);
+                counts.ct_down = back;
+                counts.bytes_down = back * ct_bytes(n);
+                counts.enc = p.inp_ct + back;
+                counts.dec = back;
+            } else if p.tiles == 1 {
                 let (ext, ks) = match protocol {
                     // Each live diagonal of a pair rotates its partial sum, except offset 0.
                     Protocol::GazelleOutput => (

@@ -2,6 +2,14 @@
 //!
 //! `simd` is the CrypTFlow2 SCI_HE counter (background.md section 3, EzPC `SCI/src/LinearHE/`);
 //! `gazelle` holds the Gazelle input/output-rotation and GALA kernel-grouping formulas (3.10).
+//!
+//! Convolutions carry an accumulation strategy (`Conv::accum`, background.md 8.3) and a group
+//! layout (`Conv::group_layout`). The SIMD counters count each strategy as its own plan (`simd`'s
+//! module documentation); Cheetah has no rotations, so the strategies do not change its counts,
+//! while the strided group layout does (`coeff::conv`). `auto` is counted as `he-rotate`: the
+//! cheaper of `he-rotate` and `share-side` depends on the link, which counting does not know, so
+//! the evaluation counts both with [`count_layer_as`] / [`level_mix_as`] and prices them. A
+//! `shuffle` (channel permutation) costs nothing.
 
 pub mod coeff;
 pub mod gazelle;
@@ -10,6 +18,7 @@ pub mod simd;
 
 use crate::cost::{LevelMix, OpCounts};
 use crate::he::KeyPolicy;
+use crate::net::graph::Accum;
 use crate::net::{Conv, Layer, Network, Op};
 use serde::Serialize;
 
@@ -140,10 +149,26 @@ impl std::fmt::Display for CountError {
 
 impl std::error::Error for CountError {}
 
-/// Counts one layer under `cfg`.
+/// Counts one layer under `cfg`. A convolution uses its own accumulation strategy (`auto` counts
+/// as `he-rotate`).
 pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountError> {
+    let accum = match &layer.op {
+        Op::Conv(c) => c.accum,
+        _ => Accum::HeRotate,
+    };
+    count_layer_as(layer, cfg, accum)
+}
+
+/// [`count_layer`] with a convolution's accumulation strategy replaced by `accum` (other layers
+/// are counted as usual). The evaluation resolves `auto` layers with it: it counts both
+/// `he-rotate` and `share-side` and prices them on the link.
+pub fn count_layer_as(
+    layer: &Layer,
+    cfg: &CountConfig,
+    accum: Accum,
+) -> Result<LayerCost, CountError> {
     let r = match &layer.op {
-        Op::Conv(c) => conv(layer, c, cfg),
+        Op::Conv(c) => conv(layer, c, accum, cfg),
         Op::Fc if cfg.protocol == Protocol::Cheetah => Ok(coeff::fc(
             layer.input.c as u64,
             layer.output.c as u64,
@@ -178,9 +203,9 @@ pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountE
     })
 }
 
-fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
+fn conv(layer: &Layer, c: &Conv, accum: Accum, cfg: &CountConfig) -> Result<LayerCost, String> {
     match cfg.protocol {
-        Protocol::Cryptflow2 => simd::conv(layer.input, layer.output.c, c, cfg),
+        Protocol::Cryptflow2 => simd::conv_as(layer.input, layer.output.c, c, accum, cfg),
         Protocol::Cheetah => coeff::conv(
             layer.input,
             layer.output,
@@ -189,7 +214,7 @@ fn conv(layer: &Layer, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String>
             &cfg.cheetah,
             cfg.ring_degree,
         ),
-        p => gazelle::conv(layer.input, layer.output.c, c, p, cfg),
+        p => gazelle::conv_as(layer.input, layer.output.c, c, accum, p, cfg),
     }
 }
 
@@ -201,13 +226,27 @@ pub fn level_mix(
     cfg: &CountConfig,
     cost: &LayerCost,
 ) -> Result<LevelMix, CountError> {
+    let accum = match &layer.op {
+        Op::Conv(c) => c.accum,
+        _ => Accum::HeRotate,
+    };
+    level_mix_as(layer, cfg, accum, cost)
+}
+
+/// [`level_mix`] of `cost = count_layer_as(layer, cfg, accum)`.
+pub fn level_mix_as(
+    layer: &Layer,
+    cfg: &CountConfig,
+    accum: Accum,
+    cost: &LayerCost,
+) -> Result<LevelMix, CountError> {
     let c = &cost.counts;
     if cost.n.is_none() {
         return Ok(LevelMix::default());
     }
     let r = match (cfg.protocol, &layer.op) {
         (Protocol::Cryptflow2, Op::Conv(conv)) => {
-            simd::conv_level_mix(layer.input, layer.output.c, conv, cfg)
+            simd::conv_level_mix_as(layer.input, layer.output.c, conv, accum, cfg)
         }
         (Protocol::Cryptflow2, Op::Fc) => Ok(simd::fc_level_mix(c)),
         (Protocol::Cryptflow2, _) => Ok(simd::elementwise_level_mix(c)),
@@ -234,7 +273,8 @@ pub fn level_mix(
 /// Counts every layer of a network, in order.
 pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>, CountError> {
     // Filled in place: layers without HE work keep the default, SCI_HE convolutions accumulate
-    // straight into their slot (the count of a whole network must take microseconds).
+    // straight into their slot (the count of a whole network must take microseconds);
+    // `conv_into` dispatches on the layer's accumulation strategy and group layout.
     let mut out = vec![LayerCost::default(); net.layers.len()];
     for (l, slot) in net.layers.iter().zip(out.iter_mut()) {
         match &l.op {

@@ -534,7 +534,8 @@ fn only_relu_consumers(net: &Network, t: usize) -> bool {
         any = true;
         let ok = match b.op {
             Op::Relu | Op::Relu6 => true,
-            Op::BatchNorm { folded: true } => only_relu_consumers(net, b.dst),
+            // A channel permutation commutes with the activation: look through it too.
+            Op::BatchNorm { folded: true } | Op::Shuffle { .. } => only_relu_consumers(net, b.dst),
             _ => false,
         };
         if !ok {
@@ -620,7 +621,9 @@ fn layer_cost(net: &Network, layer: &Layer, r: &Rates, p: &NonlinearParams) -> N
                 ..NlCost::default()
             }
         }
-        Op::BatchNorm { folded: true } | Op::Add | Op::Flatten => NlCost::default(),
+        Op::BatchNorm { folded: true } | Op::Add | Op::Flatten | Op::Shuffle { .. } => {
+            NlCost::default()
+        }
     }
 }
 
@@ -639,7 +642,7 @@ fn layer_cost(net: &Network, layer: &Layer, r: &Rates, p: &NonlinearParams) -> N
 /// - Average pool: one division by `d` per output element (`d = kh*kw`, or `H*W` of the input for
 ///   a global average pool); not counted as a truncation.
 /// - Argmax over the input's elements: `d - 1` steps of DReLU + value MUX + index MUX.
-/// - Add, flatten, folded BN: nothing.
+/// - Add, flatten, shuffle (a channel permutation), folded BN: nothing.
 ///
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).

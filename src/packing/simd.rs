@@ -5,10 +5,44 @@
 //! `ConvField::convolution`), `fc-field.cpp` (`FCField::configure`, `fc_online`),
 //! `elemwise-prod-field.cpp`, `utils-HE.cpp` (moduli {60, 60, 60, 38}: 3 data primes up, 1 down).
 //! Derivations: background.md sections 3.1-3.8 and 5.2-5.3.
+//!
+//! Accumulation strategies (background.md 8.3; `Conv::accum`, `Conv::group_layout`). Every plan
+//! below keeps SCI_HE's layout (channel `c` in ciphertext `c / cn`, row `(c mod cn) / hc`, block
+//! `c mod hc`, the client materialising the padding), its internal rotations (one per input
+//! ciphertext and tap with a non-zero step from the sub-filter's top-left position), its products
+//! (all-zero masks skipped) accumulated into SCI_HE's zero ciphertext (one add per product), and
+//! its return path (each returned ciphertext brought to 2 primes, either as a sum of products
+//! switched 3 -> 2 or as a sum of partial sums switched earlier; the server's mask ciphertext,
+//! encrypted and switched 3 -> 2, added; flooded; switched 2 -> 1; decrypted by the client). They
+//! differ in what happens between the products and the return:
+//!
+//! - `he-rotate`, contiguous groups: SCI_HE's own plan ([`dense_subconv`]); grouped layers as
+//!   `groups` independent convolutions or, when the group size divides `hc`, the consecutive-block
+//!   plan ([`small_group_subconv`]). `auto` is counted exactly like `he-rotate`: which of
+//!   `he-rotate` and `share-side` is cheaper depends on the link, which counting does not know;
+//!   the evaluation counts both ([`crate::packing::count_layer_as`]) and prices them.
+//! - `he-rotate` (or `auto`), strided groups (group j = channels `c mod G == j`, inputs and
+//!   outputs, at their own positions): SCI_HE's dense plan on the whole layer, the weights outside
+//!   the groups being zero, with structurally zero work skipped ([`StridedLivePlan`]): masks that
+//!   are all zero are not multiplied, partial sums without a live mask are neither switched,
+//!   rotated nor added, a pair member without a live partial sum is not row-swapped, and the column
+//!   fold runs only when a product from the second row is live.
+//! - `striped` (strided groups, background.md 5.3 slot-aligned / 8.3(b)): when `cn` divides G
+//!   every live weight links channels at the same slot position, so output ciphertext j is
+//!   `sum over input ciphertexts k and taps of x_k(tap) (.) mask(j, k, tap)` with no external
+//!   rotation ([`striped_pairs`]); otherwise (G not a multiple of this sub-convolution's `cn`) the
+//!   strided `he-rotate` plan above, which counts exactly the rotations that remain.
+//! - `share-side` (8.3(c)): the partial sums of the `he-rotate` plan (SCI_HE's `convs`, or the
+//!   small-group plan's per-offset sums) are not rotated; each one that is not structurally zero is
+//!   masked and returned, and both parties align and add them on their plaintext shares (rotations
+//!   of share vectors: no HE work). Structurally zero partial sums (no live mask, e.g. offsets that
+//!   only reach output channels past `co`) are not returned: the client knows the plan and treats
+//!   them as zero.
 
 use super::{CountConfig, LayerCost, ceil_div, phase_taps};
 use crate::cost::{LevelMix, OpCounts};
 use crate::he::{KeyPolicy, ROW_SWAP_KEY_SWITCHES, next_pow2, rotation_key_switches};
+use crate::net::graph::{Accum, GroupLayout};
 use crate::net::{Conv, Shape};
 use std::sync::OnceLock;
 
@@ -139,7 +173,7 @@ impl SciLayout {
     }
 
     /// Channels of input ciphertext `c` in half `h`.
-    fn in_half(&self, ci: u64, c: u64, h: u64) -> u64 {
+    pub fn in_half(&self, ci: u64, c: u64, h: u64) -> u64 {
         ci.saturating_sub((2 * c + h) * self.hc).min(self.hc)
     }
 
@@ -319,59 +353,494 @@ fn small_group_external_ks(l: &SciLayout, g: u64, policy: KeyPolicy) -> u64 {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Accumulation strategies (module documentation; background.md 5.3, 8.3)
+// ---------------------------------------------------------------------------------------------
+
+/// One sub-convolution's counts under some plan, with what [`subconv_mix`] needs: the key
+/// switches of its external rotations and the number of ciphertexts it returns (each switched
+/// 2 -> 1 primes at the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubCost {
+    pub counts: OpCounts,
+    pub layout: SciLayout,
+    pub ext_ks: u64,
+    pub returned: u64,
+}
+
+/// Calls `f(lh, lw, r, col)` for every non-empty sub-convolution `(r, col)` of SCI_HE's strided
+/// decomposition (background.md 3.5) on its `lh x lw` stored sub-image, in
+/// `ConvField::convolution`'s order; the sub-filter is [`phase_taps`]`(c, r, col)`.
+fn for_each_subconv(
+    input: Shape,
+    c: &Conv,
+    mut f: impl FnMut(u64, u64, u32, u32) -> Result<(), String>,
+) -> Result<(), String> {
+    let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
+    let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
+    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
+    let limit_h = fh + (hp - fh) / sh * sh;
+    let limit_w = fw + (wp - fw) / sw * sw;
+    for r in 0..c.sh.min(c.kh) {
+        for col in 0..c.sw.min(c.kw) {
+            if phase_taps(c, r, col).next().is_none() {
+                continue; // empty sub-filter: skipped
+            }
+            let lh = ceil_div(limit_h - r as u64, sh);
+            let lw = ceil_div(limit_w - col as u64, sw);
+            f(lh, lw, r, col)?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts of one non-strided sub-convolution on a stored `h x w` image, `ci -> co` channels, under
+/// the accumulation strategy `accum` (`auto` counts as `he-rotate`) and the layer's groups and
+/// group layout. See the module documentation for the plans.
+#[allow(clippy::too_many_arguments)]
+pub fn subconv(
+    h: u64,
+    w: u64,
+    ci: u64,
+    co: u64,
+    c: &Conv,
+    accum: Accum,
+    taps: impl Iterator<Item = (u64, u64)> + Clone,
+    cfg: &CountConfig,
+) -> Result<SubCost, String> {
+    let groups = c.groups as u64;
+    let (g_in, g_out) = (ci / groups, co / groups);
+    let strided = groups > 1 && c.group_layout == GroupLayout::Strided;
+    let policy = cfg.key_policy;
+    match accum.counted() {
+        Accum::Striped => {
+            if groups == 1 || !(strided || (g_in == 1 && g_out == 1)) {
+                return Err(format!(
+                    "accum: striped needs a grouped convolution with group_layout: strided (groups = {groups}, group_layout: {})",
+                    if strided { "strided" } else { "contiguous" }
+                ));
+            }
+            let l = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+            let (t, rot, ks) = internal_per_ct(taps, w, l.n, policy);
+            if groups.is_multiple_of(l.cn()) {
+                Ok(striped_slot_aligned(&l, groups, t, rot, ks))
+            } else {
+                let plan = strided_live_plan(&l, ci, co, groups, policy);
+                Ok(live_he_rotate(&l, &plan, t, rot, ks))
+            }
+        }
+        Accum::ShareSide if strided => {
+            let l = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+            let (t, rot, ks) = internal_per_ct(taps, w, l.n, policy);
+            let plan = strided_live_plan(&l, ci, co, groups, policy);
+            Ok(live_share_side(&l, &plan, t, rot, ks))
+        }
+        Accum::ShareSide => {
+            let probe = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+            if groups > 1 && g_in == g_out && probe.hc.is_multiple_of(g_in) {
+                let (t, rot, ks) = internal_per_ct(taps, w, probe.n, policy);
+                return Ok(small_group_share_side(&probe, g_in, t, rot, ks));
+            }
+            // One dense convolution, or `groups` independent ones of `g_in -> g_out` channels.
+            let l = SciLayout::new(h, w, g_in, g_out, cfg.ring_degree)?;
+            let (t, rot, ks) = internal_per_ct(taps, w, l.n, policy);
+            let plan = strided_live_plan(&l, g_in, g_out, 1, policy);
+            Ok(live_share_side(&l, &plan, t, rot, ks).times(groups))
+        }
+        _ if strided => {
+            let l = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+            let (t, rot, ks) = internal_per_ct(taps, w, l.n, policy);
+            let plan = strided_live_plan(&l, ci, co, groups, policy);
+            Ok(live_he_rotate(&l, &plan, t, rot, ks))
+        }
+        _ => {
+            // SCI_HE's own plans, as `conv_into` counts them.
+            let probe = SciLayout::new(h, w, ci, co, cfg.ring_degree)?;
+            if groups > 1 && g_in == g_out && probe.hc.is_multiple_of(g_in) {
+                let (counts, l) = small_group_subconv(h, w, ci, g_in, taps, cfg)?;
+                let ext_ks = l.inp_ct * small_group_external_ks(&l, g_in, policy);
+                return Ok(SubCost {
+                    counts,
+                    layout: l,
+                    ext_ks,
+                    returned: l.inp_ct,
+                });
+            }
+            let (counts, l) = dense_subconv(h, w, g_in, g_out, taps, cfg)?;
+            let one = SubCost {
+                counts,
+                layout: l,
+                ext_ks: l.external(policy).1,
+                returned: l.out_ct,
+            };
+            Ok(one.times(groups))
+        }
+    }
+}
+
+impl SubCost {
+    /// `k` identical independent sub-convolutions.
+    fn times(self, k: u64) -> SubCost {
+        SubCost {
+            counts: self.counts.times(k),
+            layout: self.layout,
+            ext_ks: self.ext_ks * k,
+            returned: self.returned * k,
+        }
+    }
+}
+
+/// Fields common to every plan: internal rotations, uploads, downloads and the return path of
+/// `returned` ciphertexts that are still at 3 primes (mask encryption, three modulus switches:
+/// the ciphertext and its mask 3 -> 2, the sum 2 -> 1; one mask add; decryption).
+fn return_path(l: &SciLayout, rot_per_ct: u64, ks_per_ct: u64, returned: u64) -> OpCounts {
+    OpCounts {
+        internal_rot: l.inp_ct * rot_per_ct,
+        key_switch: l.inp_ct * ks_per_ct,
+        add: returned,
+        ct_up: l.inp_ct,
+        ct_down: returned,
+        bytes_up: l.inp_ct * ct_bytes(l.n, PRIMES_UP),
+        bytes_down: returned * ct_bytes(l.n, PRIMES_DOWN),
+        mod_switch: 3 * returned,
+        enc: l.inp_ct + returned,
+        dec: returned,
+        ..OpCounts::default()
+    }
+}
+
+/// Live (output ciphertext, input ciphertext) pairs of the slot-aligned striped plan: with G a
+/// multiple of `cn` (so `cn` divides `ci` and `co`: every ciphertext is full), output channel
+/// `j*cn + b` and input channel `k*cn + b` share a group iff `(j - k)*cn` is a multiple of G, i.e.
+/// `j == k (mod G/cn)`, whatever the block b. So the pairs are those with `j == k (mod G/cn)`:
+/// `out_ct*inp_ct/(G/cn) = (G/cn)*g_in*g_out` of them.
+pub fn striped_pairs(inp_ct: u64, out_ct: u64, groups: u64, cn: u64) -> u64 {
+    let m = (groups / cn).max(1);
+    (0..m.min(inp_ct).min(out_ct))
+        .map(|e| ((out_ct - 1 - e) / m + 1) * ((inp_ct - 1 - e) / m + 1))
+        .sum()
+}
+
+/// The slot-aligned striped plan (background.md 5.3, 8.3(b)), G a multiple of `cn`. Per output
+/// ciphertext j: start from SCI_HE's zero ciphertext, add `x_k(tap) (.) mask(j, k, tap)` for every
+/// input ciphertext k with `k == j (mod G/cn)` and every tap (`x_k(tap)` the internally rotated
+/// input; the mask holds `W[j*cn + b, k*cn + b, tap]` in block b, zero where the window leaves the
+/// image), then the return path. External rotations 0; ScMult `pairs*T`; adds one per product
+/// plus the mask add; modulus switches `3*out_ct` (no partial sums, no zero at the next level).
+fn striped_slot_aligned(
+    l: &SciLayout,
+    groups: u64,
+    t: u64,
+    rot_per_ct: u64,
+    ks_per_ct: u64,
+) -> SubCost {
+    let scmult = striped_pairs(l.inp_ct, l.out_ct, groups, l.cn()) * t;
+    let mut counts = return_path(l, rot_per_ct, ks_per_ct, l.out_ct);
+    counts.scmult = scmult;
+    counts.add += scmult;
+    SubCost {
+        counts,
+        layout: *l,
+        ext_ks: 0,
+        returned: l.out_ct,
+    }
+}
+
+/// SCI_HE's dense plan (background.md 3.3) restricted to the work that is not structurally zero
+/// when the weights follow a strided group structure (input channel i and output channel o linked
+/// iff `i == o (mod G)`; G = 1 is a dense layer). Counts per sub-convolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StridedLivePlan {
+    /// Live (partial sum, input ciphertext) pairs: masks that are not all zero, per tap.
+    pub masks: u64,
+    /// Partial sums (half-permutation, in-row offset) with at least one live mask.
+    pub partials: u64,
+    /// Pair members holding at least one live partial sum (each added into its output).
+    pub parts: u64,
+    /// Whether the single half-permutation needs the column fold (a live product from row 2).
+    pub fold: u64,
+    /// Row rotations of live partial sums with a non-zero step, row swaps of live second members,
+    /// the column fold.
+    pub external_rot: u64,
+    pub external_ks: u64,
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The inverse of `a` modulo `m` (`gcd(a, m) = 1`); 0 for `m = 1`.
+fn mod_inverse(a: u64, m: u64) -> u64 {
+    if m <= 1 {
+        return 0;
+    }
+    let (mut r0, mut r1) = ((a % m) as i128, m as i128);
+    let (mut s0, mut s1) = (1i128, 0i128);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (s0, s1) = (s1, s0 - q * s1);
+    }
+    debug_assert_eq!(r0, 1, "{a} is not invertible modulo {m}");
+    s0.rem_euclid(m as i128) as u64
+}
+
+/// [`StridedLivePlan`] of one sub-convolution with layout `l`, `ci -> co` channels, `groups`
+/// strided groups.
+///
+/// Derivation. The partial sum of output ciphertext j (half-permutation pair j), member m and
+/// in-row offset r multiplies input channel `k*cn + h*hc + blk` (ciphertext k, row h, block blk)
+/// into output channel `j*cn + h'*hc + ob`, `ob = (blk - r) mod hc`, where `h' = h` for member 0
+/// and `1 - h` for member 1 (`h' = 0` when the outputs fit one row, `out_halves == 1`). For
+/// `blk >= r` ("range A", `ob = blk - r`) the channel difference `in - out` is the constant
+/// `(k - j)*cn + (h - h')*hc + r`; for `blk < r` ("range B", `ob = blk - r + hc`) it is that minus
+/// `hc`. A range holds a real pair iff it is non-empty with both channels present: A iff
+/// `r < n_in(k, h)` and `L > 0`; B iff `r > 0`, `n_in(k, h) > 0` and `L + r > hc`, with
+/// `L = min(hc, co - j*cn - h'*hc)` output blocks present. The mask of (j, m, r, k) is live iff a
+/// non-empty range of some row h has a difference divisible by G. Input ciphertexts before the
+/// last are full, so for them the condition is `k*cn == b (mod G)`: one residue class of k modulo
+/// `G / gcd(cn, G)` (or none), counted in closed form; the last ciphertext is checked directly.
+/// Work: O(`convs`) per sub-convolution.
+pub fn strided_live_plan(
+    l: &SciLayout,
+    ci: u64,
+    co: u64,
+    groups: u64,
+    policy: KeyPolicy,
+) -> StridedLivePlan {
+    let hc = l.hc;
+    let cn = 2 * hc;
+    let g = groups.max(1);
+    let gi = g as i64;
+    let d = gcd(cn % g, g);
+    let p = g / d;
+    let inv = mod_inverse((cn % g) / d % p.max(1), p);
+    // Residue of the input ciphertexts k with k*cn == b (mod G), if any.
+    let solve = |b: i64| -> Option<u64> {
+        let b = b.rem_euclid(gi) as u64;
+        if !b.is_multiple_of(d) {
+            return None;
+        }
+        Some(((b / d) as u128 * inv as u128 % p as u128) as u64)
+    };
+    let last = l.inp_ct - 1;
+    let full = last; // input ciphertexts 0 .. full-1 hold hc channels in both rows
+    let n_last = [l.in_half(ci, last, 0), l.in_half(ci, last, 1)];
+    let in_class = |k0: u64| {
+        if k0 < full {
+            (full - 1 - k0) / p + 1
+        } else {
+            0
+        }
+    };
+    let members = if l.half_perms > 1 { 2 } else { 1 };
+    let mut plan = StridedLivePlan::default();
+    for j in 0..l.out_ct {
+        for m in 0..members {
+            let mut member_live = false;
+            for r in 0..hc {
+                let mut classes = [0u64; 4];
+                let mut nc = 0;
+                let mut last_live = false;
+                for h in 0..2u64 {
+                    let hp = match (l.out_halves > 1, m) {
+                        (false, _) => 0,
+                        (true, 0) => h,
+                        (true, _) => 1 - h,
+                    };
+                    let lim = co as i64 - (j * cn + hp * hc) as i64;
+                    let big_l = lim.clamp(0, hc as i64) as u64;
+                    if big_l == 0 {
+                        continue;
+                    }
+                    for range_b in [false, true] {
+                        if range_b && (r == 0 || big_l + r <= hc) {
+                            continue;
+                        }
+                        let r_eff = if range_b {
+                            r as i64 - hc as i64
+                        } else {
+                            r as i64
+                        };
+                        // in - out = (k - j)*cn + shift
+                        let shift = (h as i64 - hp as i64) * hc as i64 + r_eff;
+                        let mut row_live = false;
+                        if full > 0
+                            && let Some(k0) = solve((j * cn) as i64 - shift)
+                            && in_class(k0) > 0
+                        {
+                            row_live = true;
+                            if !classes[..nc].contains(&k0) {
+                                classes[nc] = k0;
+                                nc += 1;
+                            }
+                        }
+                        let n = n_last[h as usize];
+                        let present = if range_b { n > 0 } else { r < n };
+                        if present
+                            && ((last as i64 - j as i64) * cn as i64 + shift).rem_euclid(gi) == 0
+                        {
+                            last_live = true;
+                            row_live = true;
+                        }
+                        if row_live && h == 1 && l.out_halves == 1 {
+                            plan.fold = 1;
+                        }
+                    }
+                }
+                let masks: u64 =
+                    classes[..nc].iter().map(|&k0| in_class(k0)).sum::<u64>() + last_live as u64;
+                if masks == 0 {
+                    continue;
+                }
+                plan.masks += masks;
+                plan.partials += 1;
+                member_live = true;
+                if r != 0 {
+                    let step = -((((hc - r) % hc) * l.s) as i64);
+                    plan.external_rot += 1;
+                    plan.external_ks += rotation_key_switches(step, l.n, policy);
+                }
+            }
+            if member_live {
+                plan.parts += 1;
+                if m == 1 {
+                    plan.external_rot += 1;
+                    plan.external_ks += ROW_SWAP_KEY_SWITCHES;
+                }
+            }
+        }
+    }
+    plan.external_rot += plan.fold;
+    plan.external_ks += plan.fold * ROW_SWAP_KEY_SWITCHES;
+    plan
+}
+
+/// SCI_HE's plan restricted to `plan`'s live work (strided `he-rotate`, and `striped` when G is
+/// not a multiple of `cn`): products into the zero ciphertext of their partial sum; each live
+/// partial sum switched 3 -> 2, rotated by `-((hc - r) mod hc)*S` (offset 0 free) and added into
+/// its pair member (which starts at the zero ciphertext switched down once); each live member added
+/// into its output (the second one row-swapped first); the column fold when live; the return path
+/// of `out_ct` ciphertexts.
+fn live_he_rotate(
+    l: &SciLayout,
+    plan: &StridedLivePlan,
+    t: u64,
+    rot_per_ct: u64,
+    ks_per_ct: u64,
+) -> SubCost {
+    let scmult = plan.masks * t;
+    let mut counts = return_path(l, rot_per_ct, ks_per_ct, l.out_ct);
+    counts.external_rot = plan.external_rot;
+    counts.key_switch += plan.external_ks;
+    counts.scmult = scmult;
+    counts.add += scmult + plan.partials + plan.parts + plan.fold;
+    // The outputs are sums of partial sums already switched 3 -> 2 (so only the mask's 3 -> 2 and
+    // the final 2 -> 1 of the return path remain), the live partial sums 3 -> 2, and the zero
+    // ciphertext switched down once.
+    counts.mod_switch = 2 * l.out_ct + plan.partials + 1;
+    SubCost {
+        counts,
+        layout: *l,
+        ext_ks: plan.external_ks,
+        returned: l.out_ct,
+    }
+}
+
+/// The share-side plan on SCI_HE's partial sums (background.md 8.3(c)): the products of
+/// [`live_he_rotate`], then every live partial sum goes through the return path unrotated. The
+/// client decrypts them; both parties rotate their share vectors by the plan's offsets (and swap
+/// rows) and add: plaintext work.
+fn live_share_side(
+    l: &SciLayout,
+    plan: &StridedLivePlan,
+    t: u64,
+    rot_per_ct: u64,
+    ks_per_ct: u64,
+) -> SubCost {
+    let scmult = plan.masks * t;
+    let mut counts = return_path(l, rot_per_ct, ks_per_ct, plan.partials);
+    counts.scmult = scmult;
+    counts.add += scmult;
+    SubCost {
+        counts,
+        layout: *l,
+        ext_ks: 0,
+        returned: plan.partials,
+    }
+}
+
+/// Share-side on the consecutive-block grouped plan ([`small_group_subconv`]): per input
+/// ciphertext, its `2g - 1` (or `hc`) per-offset partial sums go through the return path
+/// unrotated. Every one is live (each group in a ciphertext is complete, so every offset
+/// `|d| < g` links two of its channels).
+fn small_group_share_side(
+    l: &SciLayout,
+    g: u64,
+    t: u64,
+    rot_per_ct: u64,
+    ks_per_ct: u64,
+) -> SubCost {
+    let returned = l.inp_ct * small_group_partials(l, g);
+    let scmult = returned * t;
+    let mut counts = return_path(l, rot_per_ct, ks_per_ct, returned);
+    counts.scmult = scmult;
+    counts.add += scmult;
+    SubCost {
+        counts,
+        layout: *l,
+        ext_ks: 0,
+        returned,
+    }
+}
+
 /// Levels of one sub-convolution's operations (SCI_HE's plan, `HE_conv_OP` then
 /// `HE_output_rotations`): input rotations, products and their accumulation at the fresh level
 /// (3 primes); partial sums switched down, so external rotations and the remaining additions run at
-/// 2 primes; every modulus switch from 3 primes except the results' final one; decryption at 1
-/// prime.
-fn subconv_mix(c: &OpCounts, ext_ks: u64, out_ct: u64) -> LevelMix {
+/// 2 primes; every modulus switch from 3 primes except the final one of each of the `returned`
+/// ciphertexts; decryption at 1 prime. The other plans have the same shape: striped sums are
+/// switched down and masked (mask adds at 2 primes), share-side partial sums likewise, neither with
+/// external rotations.
+fn subconv_mix(c: &OpCounts, ext_ks: u64, returned: u64) -> LevelMix {
     LevelMix {
         key_switch: [c.key_switch - ext_ks, ext_ks, 0],
         scmult: [c.scmult, 0, 0],
         add: [c.scmult, c.add - c.scmult, 0],
         add_plain: [0; 3],
-        mod_switch: [c.mod_switch - out_ct, out_ct, 0],
+        mod_switch: [c.mod_switch - returned, returned, 0],
         enc: [c.enc, 0, 0],
         dec: [0, 0, c.dec],
     }
 }
 
-/// The operations of [`conv`] by level (see [`subconv_mix`]); the phase loop mirrors
-/// [`conv_into`].
+/// The operations of [`conv`] by level (see [`subconv_mix`]).
 pub fn conv_level_mix(
     input: Shape,
     co: u32,
     c: &Conv,
     cfg: &CountConfig,
 ) -> Result<LevelMix, String> {
-    let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
-    let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
-    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
-    let groups = c.groups as u64;
-    let (g_in, g_out) = (input.c as u64 / groups, co as u64 / groups);
+    conv_level_mix_as(input, co, c, c.accum, cfg)
+}
+
+/// [`conv_level_mix`] with the accumulation strategy `accum` in place of the layer's own.
+pub fn conv_level_mix_as(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    accum: Accum,
+    cfg: &CountConfig,
+) -> Result<LevelMix, String> {
     let mut mix = LevelMix::default();
-    for r in 0..c.sh.min(c.kh) {
-        for col in 0..c.sw.min(c.kw) {
-            let taps = phase_taps(c, r, col);
-            if taps.clone().next().is_none() {
-                continue;
-            }
-            let lh = ceil_div(fh + (hp - fh) / sh * sh - r as u64, sh);
-            let lw = ceil_div(fw + (wp - fw) / sw * sw - col as u64, sw);
-            let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
-            if groups > 1 && g_in == g_out && probe.hc % g_in == 0 {
-                let (counts, l) = small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?;
-                let ext = l.inp_ct * small_group_external_ks(&l, g_in, cfg.key_policy);
-                mix += subconv_mix(&counts, ext, l.inp_ct);
-            } else {
-                let (counts, l) = dense_subconv(lh, lw, g_in, g_out, taps, cfg)?;
-                let one = subconv_mix(&counts, l.external(cfg.key_policy).1, l.out_ct);
-                for _ in 0..groups {
-                    mix += one;
-                }
-            }
-        }
-    }
+    for_each_subconv(input, c, |lh, lw, r, col| {
+        let taps = phase_taps(c, r, col);
+        let sub = subconv(lh, lw, input.c as u64, co as u64, c, accum, taps, cfg)?;
+        mix += subconv_mix(&sub.counts, sub.ext_ks, sub.returned);
+        Ok(())
+    })?;
     Ok(mix)
 }
 
@@ -407,10 +876,24 @@ pub fn elementwise_level_mix(c: &OpCounts) -> LevelMix {
 /// A convolution under SCI_HE: Gazelle's strided decomposition as `ConvField::convolution` does it
 /// (background.md 3.5), each non-empty sub-convolution counted on its own stored sub-image.
 /// Grouped convolutions: consecutive-block packing when the group size divides `hc` (depthwise
-/// included), otherwise `groups` independent dense convolutions (5.3).
+/// included), otherwise `groups` independent dense convolutions (5.3). Other accumulation
+/// strategies and the strided group layout: see the module documentation.
 pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
     let mut total = LayerCost::default();
     conv_into(input, co, c, cfg, &mut total)?;
+    Ok(total)
+}
+
+/// [`conv`] with the accumulation strategy `accum` in place of the layer's own.
+pub fn conv_as(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    accum: Accum,
+    cfg: &CountConfig,
+) -> Result<LayerCost, String> {
+    let mut total = LayerCost::default();
+    conv_into_as(input, co, c, accum, cfg, &mut total)?;
     Ok(total)
 }
 
@@ -422,6 +905,32 @@ pub fn conv_into(
     cfg: &CountConfig,
     total: &mut LayerCost,
 ) -> Result<(), String> {
+    conv_into_as(input, co, c, c.accum, cfg, total)
+}
+
+/// [`conv_into`] with the accumulation strategy `accum` in place of the layer's own.
+pub fn conv_into_as(
+    input: Shape,
+    co: u32,
+    c: &Conv,
+    accum: Accum,
+    cfg: &CountConfig,
+    total: &mut LayerCost,
+) -> Result<(), String> {
+    let accum = accum.counted();
+    if accum != Accum::HeRotate || c.group_layout == GroupLayout::Strided {
+        return for_each_subconv(input, c, |lh, lw, r, col| {
+            let taps = phase_taps(c, r, col);
+            let sub = subconv(lh, lw, input.c as u64, co as u64, c, accum, taps, cfg)?;
+            total.counts += sub.counts;
+            if total.n.is_none() {
+                total.n = Some(sub.layout.n);
+                total.cn = Some(sub.layout.cn());
+            }
+            Ok(())
+        });
+    }
+    // The default (SCI_HE's own plans): the hot path, counted in place.
     let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
     let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
     let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
@@ -555,5 +1064,42 @@ pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
         counts,
         n: Some(n),
         cn: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packing::Protocol;
+
+    /// With dense weights (G = 1) and every partial sum live, the live plan is SCI_HE's plan: the
+    /// strided `he-rotate` counts equal [`dense_subconv`]'s field by field.
+    #[test]
+    fn live_plan_is_sci_plan_when_nothing_is_zero() {
+        let cfg = CountConfig::new(Protocol::Cryptflow2);
+        let grid = |k: u64| (0..k).flat_map(move |y| (0..k).map(move |x| (y, x)));
+        let mut compared = 0;
+        for (side, k) in [(10u64, 3u64), (16, 3), (14, 1), (30, 3), (8, 1), (58, 3)] {
+            for (ci, co) in [
+                (64u64, 64u64),
+                (128, 64),
+                (64, 256),
+                (32, 48),
+                (100, 36),
+                (8, 8),
+            ] {
+                let (dense, l) = dense_subconv(side, side, ci, co, grid(k), &cfg).unwrap();
+                let plan = strided_live_plan(&l, ci, co, 1, cfg.key_policy);
+                if plan.partials != l.convs {
+                    continue;
+                }
+                let (t, rot, ks) = internal_per_ct(grid(k), side, l.n, cfg.key_policy);
+                let live = live_he_rotate(&l, &plan, t, rot, ks);
+                assert_eq!(live.counts, dense, "{side} {k} {ci} {co}");
+                assert_eq!(live.ext_ks, l.external(cfg.key_policy).1);
+                compared += 1;
+            }
+        }
+        assert!(compared >= 20, "{compared}");
     }
 }
