@@ -6,8 +6,12 @@ use crate::cost::OpCounts;
 use crate::cost::price::{CostProfile, Link, Price, price_layer_mix, primes_for};
 use crate::error::SpecError;
 use crate::net::Network;
+use crate::net::spec::Accum;
+use crate::net::{Layer, Op};
 use crate::packing::nonlinear::{NlCost, NonlinearParams, network_nonlinear};
-use crate::packing::{CountConfig, CountError, LayerCost, count_network, level_mix};
+use crate::packing::{
+    CountConfig, CountError, LayerCost, count_layer_as, count_network, level_mix, level_mix_as,
+};
 use serde::Serialize;
 
 /// Everything an evaluation depends on.
@@ -107,47 +111,74 @@ impl std::fmt::Display for EvalError {
 impl std::error::Error for EvalError {}
 
 /// Evaluates every layer of `net` under `s`.
+///
+/// A convolution with `accum: auto` is counted both ways (`he-rotate` and `share-side`) and takes
+/// whichever has the lower latency on this setting's link and profile: `auto` is the one place
+/// where the counts of a layer depend on the link, by design.
 pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError> {
     let costs = count_network(net, &s.count).map_err(EvalError::Count)?;
     let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear);
-    let primes = primes_for(s.count.protocol);
     net.layers
         .iter()
         .zip(costs)
         .zip(nl)
         .map(|((layer, cost), nl)| {
-            let he_round = cost.n.is_some() as u64;
-            let nonlinear_bytes = nl.bits.div_ceil(8);
-            let rounds = he_round + nl.rounds;
-            let mix = level_mix(layer, &s.count, &cost).map_err(EvalError::Count)?;
-            let price = price_layer_mix(
-                &cost.counts,
-                &mix,
-                cost.n,
-                primes,
-                nonlinear_bytes,
-                rounds,
-                &s.profile,
-                &s.link,
-            )
-            .map_err(|error| EvalError::Price {
-                path: layer.path.clone(),
-                error,
-            })?;
-            let he_bytes = cost.counts.bytes_up + cost.counts.bytes_down;
-            let linear_ms =
-                price.compute_ms + s.link.transfer_ms(he_bytes) + he_round as f64 * s.link.rtt_ms;
-            Ok(LayerEval {
-                cost,
-                nl,
-                nonlinear_bytes,
-                rounds,
-                price,
-                linear_ms,
-                nonlinear_ms: price.latency_ms - linear_ms,
-                params: layer.params(),
-                macs: layer.macs(),
-            })
+            let auto = matches!(&layer.op, Op::Conv(c) if c.accum == Accum::Auto);
+            if !auto {
+                let mix = level_mix(layer, &s.count, &cost).map_err(EvalError::Count)?;
+                return price(layer, cost, &mix, nl, s);
+            }
+            let mut best: Option<LayerEval> = None;
+            for accum in [Accum::HeRotate, Accum::ShareSide] {
+                let cost = count_layer_as(layer, &s.count, accum).map_err(EvalError::Count)?;
+                let mix = level_mix_as(layer, &s.count, accum, &cost).map_err(EvalError::Count)?;
+                let e = price(layer, cost, &mix, nl, s)?;
+                if best.is_none_or(|b| e.price.latency_ms < b.price.latency_ms) {
+                    best = Some(e);
+                }
+            }
+            Ok(best.expect("two candidates"))
         })
         .collect()
+}
+
+/// Prices one layer's counts and non-linear costs.
+fn price(
+    layer: &Layer,
+    cost: LayerCost,
+    mix: &crate::cost::LevelMix,
+    nl: NlCost,
+    s: &Setting,
+) -> Result<LayerEval, EvalError> {
+    let he_round = cost.n.is_some() as u64;
+    let nonlinear_bytes = nl.bits.div_ceil(8);
+    let rounds = he_round + nl.rounds;
+    let price = price_layer_mix(
+        &cost.counts,
+        mix,
+        cost.n,
+        primes_for(s.count.protocol),
+        nonlinear_bytes,
+        rounds,
+        &s.profile,
+        &s.link,
+    )
+    .map_err(|error| EvalError::Price {
+        path: layer.path.clone(),
+        error,
+    })?;
+    let he_bytes = cost.counts.bytes_up + cost.counts.bytes_down;
+    let linear_ms =
+        price.compute_ms + s.link.transfer_ms(he_bytes) + he_round as f64 * s.link.rtt_ms;
+    Ok(LayerEval {
+        cost,
+        nl,
+        nonlinear_bytes,
+        rounds,
+        price,
+        linear_ms,
+        nonlinear_ms: price.latency_ms - linear_ms,
+        params: layer.params(),
+        macs: layer.macs(),
+    })
 }

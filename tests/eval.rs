@@ -275,3 +275,60 @@ fn level_mix_accounts_for_every_operation() {
         }
     }
 }
+
+/// `accum: auto` takes the faster of he-rotate and share-side on the setting's link, per layer.
+#[test]
+fn auto_accumulation_picks_the_faster_plan() {
+    let layer = |accum: &str| {
+        format!(r#"{{"type": "conv", "out_channels": 64, "kernel": 1, "accum": "{accum}"}}"#)
+    };
+    let links = [
+        Link {
+            name: "fast".into(),
+            bandwidth_mbit_s: 1e9,
+            rtt_ms: 0.0,
+            source: String::new(),
+        },
+        Link {
+            name: "slow".into(),
+            bandwidth_mbit_s: 1.0,
+            rtt_ms: 0.0,
+            source: String::new(),
+        },
+    ];
+    for link in links {
+        let s = Setting::new(Protocol::Cryptflow2, link.clone());
+        let lat = |accum: &str| evaluate(&net(&layer(accum), 128, 14, 14), &s).unwrap()[0];
+        let (auto, he, ss) = (lat("auto"), lat("he-rotate"), lat("share-side"));
+        // 14x14: S = 256, cn = 32; he-rotate rotates 2*31 partial sums and returns 2 ciphertexts,
+        // share-side returns the 64 partial sums unrotated.
+        assert_eq!(
+            (he.cost.counts.external_rot, he.cost.counts.ct_down),
+            (62, 2)
+        );
+        assert_eq!(
+            (ss.cost.counts.external_rot, ss.cost.counts.ct_down),
+            (0, 64)
+        );
+        let best = if ss.price.latency_ms < he.price.latency_ms {
+            ss
+        } else {
+            he
+        };
+        assert_eq!(auto.cost, best.cost, "{}", link.name);
+        assert!(auto.price.latency_ms <= he.price.latency_ms.min(ss.price.latency_ms) + 1e-9);
+    }
+    // On a 1 Mbit/s link the 62 extra returned ciphertexts dominate: he-rotate wins.
+    let slow = Link {
+        name: "slow".into(),
+        bandwidth_mbit_s: 1.0,
+        rtt_ms: 0.0,
+        source: String::new(),
+    };
+    let e = evaluate(
+        &net(&layer("auto"), 128, 14, 14),
+        &Setting::new(Protocol::Cryptflow2, slow),
+    )
+    .unwrap();
+    assert_eq!(e[0].cost.counts.external_rot, 62);
+}

@@ -125,6 +125,19 @@ pub fn run_layer(
     cfg: &CountConfig,
     opts: &RunOptions,
 ) -> Result<LayerRun, BackendError> {
+    if let Op::Conv(c) = &layer.op {
+        use crate::net::spec::{Accum, GroupLayout};
+        let simd_plan = matches!(c.accum, Accum::HeRotate | Accum::Auto);
+        if c.group_layout == GroupLayout::Strided
+            || (cfg.protocol == Protocol::Cryptflow2 && !simd_plan)
+        {
+            return Err(BackendError(format!(
+                "layer `{}`: the real HE backend executes the he-rotate plan with contiguous groups; \
+                 the `{:?}` strategy / `{:?}` group layout is counted but not executed yet",
+                layer.path, c.accum, c.group_layout
+            )));
+        }
+    }
     match cfg.protocol {
         Protocol::Cryptflow2 => super::simd::run_layer(layer, cfg, opts),
         Protocol::Cheetah => super::coeff::run_layer(layer, cfg, opts),
