@@ -288,8 +288,8 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
 #[test]
 fn cost_every_config_every_protocol_every_format() {
     let configs = configs();
-    // The 8 zoo models plus the hand-written validate-small.json.
-    assert_eq!(configs.len(), 9, "{configs:?}");
+    // The 11 zoo models plus the hand-written validate-small.json.
+    assert_eq!(configs.len(), 12, "{configs:?}");
     for config in &configs {
         for protocol in protocols() {
             let mut texts = Vec::new();
@@ -527,7 +527,7 @@ fn zoo_writes_the_committed_configs() {
         .map(|e| e.unwrap().path())
         .collect();
     written.sort();
-    assert_eq!(written.len(), 8, "{written:?}");
+    assert_eq!(written.len(), 11, "{written:?}");
     // validate-small.json is written by hand, not by the zoo.
     let committed: Vec<PathBuf> = configs()
         .into_iter()

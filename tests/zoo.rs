@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use stria::net::{Layer, Network, NetworkSpec, Op, Shape, build, load_network, zoo};
 
-const STEMS: [&str; 8] = [
+const STEMS: [&str; 11] = [
     "resnet18",
     "resnet50",
     "resnet50-cf2",
@@ -14,6 +14,9 @@ const STEMS: [&str; 8] = [
     "mobilenetv2-cifar10",
     "resnet18-tiny",
     "mobilenetv2-tiny",
+    "strianet-cifar10",
+    "strianet-tiny",
+    "strianet-imagenet",
 ];
 
 fn models_dir() -> PathBuf {

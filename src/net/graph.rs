@@ -534,7 +534,23 @@ impl Builder<'_> {
                 };
                 self.add(&format!("{path}.add"), body, short, "shortcut")
             }
+            Node::Basic(b) => self.composite(b.lower(x.c), path, src),
+            Node::Bottleneck(b) => self.composite(b.lower(x.c), path, src),
+            Node::InvertedResidual(b) => self.composite(b.lower(x.c), path, src),
+            Node::StriaBlock(b) => self.composite(b.lower(x.c), path, src),
         }
+    }
+
+    /// Lowers a composite block (`basic`, `bottleneck`, `inverted_residual`, `stria_block`): its
+    /// explicit layers are processed at the block's own path.
+    fn composite(
+        &mut self,
+        lowered: Result<Node, String>,
+        path: &str,
+        src: usize,
+    ) -> Result<usize, SpecError> {
+        let node = lowered.map_err(|m| self.err(path, m))?;
+        self.node(&node, path, src)
     }
 
     fn add(&mut self, path: &str, a: usize, b: usize, from: &str) -> Result<usize, SpecError> {

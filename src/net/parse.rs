@@ -86,6 +86,10 @@ fn typed_node(ty: &str, v: Value) -> Result<Node, String> {
         "shuffle" => Node::Shuffle(from_value(v)?),
         "block" => Node::Block(from_value(v)?),
         "residual" => Node::Residual(from_value(v)?),
+        "basic" => Node::Basic(from_value(v)?),
+        "bottleneck" => Node::Bottleneck(from_value(v)?),
+        "inverted_residual" => Node::InvertedResidual(from_value(v)?),
+        "stria_block" => Node::StriaBlock(from_value(v)?),
         other => {
             return Err(format!(
                 "unknown layer type `{other}` (expected one of {LAYER_TYPES})"
@@ -123,7 +127,8 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, maxpool, avgpool, \
-                           global_avgpool, add, flatten, argmax, shuffle, block, residual";
+                           global_avgpool, add, flatten, argmax, shuffle, block, residual, basic, \
+                           bottleneck, inverted_residual, stria_block";
 
 impl Ctx<'_> {
     fn node_list(
@@ -210,7 +215,8 @@ impl Ctx<'_> {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
             "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" | "shuffle" => &[],
+            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" | "shuffle" | "basic"
+            | "bottleneck" | "inverted_residual" | "stria_block" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,

@@ -26,6 +26,35 @@
 //! the same list or an enclosing one (innermost first); the special name `input` is the tensor that
 //! entered the enclosing group.
 //!
+//! Composite blocks lower to the layers above (so every count is that of the explicit layers);
+//! inside a block the layers are named `conv1`, `bn1`, `relu1`, ... so a path reads
+//! `stages[2].blocks[1].conv2`:
+//! - `{"type": "basic", "out_channels": C, "stride": s}` (s defaults to 1): ResNet basic block,
+//!   `conv1` 3x3/s pad 1, `bn1`, `relu1`, `conv2` 3x3 pad 1, `bn2`, the shortcut (identity, or
+//!   `downsample` 1x1/s + `downsample_bn` when the shape changes), `add`, `relu`.
+//! - `{"type": "bottleneck", "out_channels": C, "stride": s, "width": w}` or `"ratio": r` (w =
+//!   round(r*C), r defaults to 0.25; give at most one): ResNet v1.5 bottleneck, `conv1` 1x1 -> w,
+//!   `bn1`, `relu1`, `conv2` 3x3/s pad 1, `bn2`, `relu2`, `conv3` 1x1 -> C, `bn3`, shortcut as
+//!   in `basic`, `add`, `relu`.
+//! - `{"type": "inverted_residual", "out_channels": c, "expansion": t, "stride": s, "kernel": k}`
+//!   (t defaults to 6, s to 1, k to 3; `"projection": true` adds kuangliu's 1x1 `shortcut` and
+//!   `shortcut_bn` to stride-1 blocks that change width): MobileNetV2, `conv1` 1x1 -> t*C, `bn1`,
+//!   `relu1` (ReLU6; these three omitted when t = 1), `conv2` depthwise k x k/s pad k/2, `bn2`,
+//!   `relu2`, `conv3` 1x1 -> c, `bn3`; a `residual` (add path `<block>.add`) when s = 1 and
+//!   C = c (or with `projection`), a `block` otherwise.
+//! - `{"type": "stria_block", "out_channels": C_out, "ratio": r, "stride": s, "groups": G}`
+//!   (background.md 8.5; `kernel` 3, `kernel_shape` `cross`, `accum` `striped`, `groups` 16 and
+//!   `ratio` 1 by default): `conv1` 1x1 C -> C_mid (groups G, strided), `bn1`, `relu1`,
+//!   `shuffle1` (transpose of G groups), `conv2` depthwise k x k/s pad k/2 (`kernel_shape`),
+//!   `bn2`, `relu2`, `shuffle2`, `conv3` 1x1 C_mid -> C_out (groups G, strided), `bn3`, then
+//!   `add` of the identity or, when the shape changes, of `downsample` (1x1/s, groups G,
+//!   strided) and `downsample_bn`; no ReLU after the add. The middle width is
+//!   `C_mid = G * max(1, round(r*C/G))`: the ratio applied to the input width, snapped to a
+//!   multiple of G (so to a multiple of cn whenever G is). G must divide C and C_out. `accum`
+//!   applies to all four convolutions. With G a multiple of every striped layer's cn (under
+//!   CrypTFlow2 the 1x1 cn, `8192 / next_pow2(H*W)`, is the largest), no layer of the block has
+//!   an external rotation.
+//!
 //! Parsing goes through [`crate::net::parse`], which reports the layer path of every error.
 
 use serde::de::{self, Deserializer};
@@ -82,6 +111,10 @@ pub enum Node {
     Shuffle(ShuffleSpec),
     Block(BlockSpec),
     Residual(ResidualSpec),
+    Basic(BasicSpec),
+    Bottleneck(BottleneckSpec),
+    InvertedResidual(InvertedResidualSpec),
+    StriaBlock(StriaBlockSpec),
 }
 
 /// Every node may carry a name and an explicit input tensor reference.
@@ -307,6 +340,392 @@ pub struct ResidualSpec {
     pub shortcut: Vec<Node>,
 }
 
+/// ResNet basic block (`{"type": "basic"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_channels: u32,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: u32,
+}
+
+/// ResNet v1.5 bottleneck (`{"type": "bottleneck"}`): stride on the 3x3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BottleneckSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_channels: u32,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: u32,
+    /// Middle width; exclusive with `ratio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Middle width as a fraction of `out_channels` (default 0.25); exclusive with `width`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+}
+
+/// MobileNetV2 inverted residual (`{"type": "inverted_residual"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvertedResidualSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_channels: u32,
+    /// Expansion factor t (expand 1x1 omitted when 1).
+    #[serde(default = "six", skip_serializing_if = "is_six")]
+    pub expansion: u32,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: u32,
+    /// Depthwise kernel side (odd).
+    #[serde(default = "three", skip_serializing_if = "is_three")]
+    pub kernel: u32,
+    /// A 1x1 conv + BN shortcut on stride-1 blocks that change width (kuangliu's CIFAR version).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub projection: bool,
+}
+
+/// StriaBlock (`{"type": "stria_block"}`, background.md 8.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StriaBlockSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    pub out_channels: u32,
+    /// `C_mid / C_in` before snapping to a multiple of `groups` (default 1).
+    #[serde(default = "ratio_one", skip_serializing_if = "is_ratio_one")]
+    pub ratio: f64,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: u32,
+    /// Spatial kernel side of the depthwise layer (odd).
+    #[serde(default = "three", skip_serializing_if = "is_three")]
+    pub kernel: u32,
+    #[serde(default = "cross", skip_serializing_if = "is_cross")]
+    pub kernel_shape: KernelShape,
+    #[serde(default = "striped", skip_serializing_if = "is_striped")]
+    pub accum: Accum,
+    /// Groups G of the pointwise convolutions (strided layout); must divide the widths.
+    #[serde(default = "sixteen", skip_serializing_if = "is_sixteen")]
+    pub groups: u32,
+}
+
+fn ratio_one() -> f64 {
+    1.0
+}
+fn is_ratio_one(v: &f64) -> bool {
+    *v == 1.0
+}
+fn cross() -> KernelShape {
+    KernelShape::Cross
+}
+fn is_cross(v: &KernelShape) -> bool {
+    *v == KernelShape::Cross
+}
+fn striped() -> Accum {
+    Accum::Striped
+}
+fn is_striped(v: &Accum) -> bool {
+    *v == Accum::Striped
+}
+fn sixteen() -> u32 {
+    16
+}
+fn is_sixteen(v: &u32) -> bool {
+    *v == 16
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lowering composite blocks to plain nodes (the graph builder lowers the result).
+
+fn nm(n: &str) -> Option<String> {
+    Some(n.to_string())
+}
+
+fn plain_node(kind: fn(Plain) -> Node, n: &str) -> Node {
+    kind(Plain {
+        name: nm(n),
+        input: None,
+    })
+}
+
+fn conv_node(n: &str, out: u32, k: u32, s: u32, p: u32) -> ConvSpec {
+    ConvSpec {
+        name: nm(n),
+        input: None,
+        out_channels: out,
+        kernel: Pair(k, k),
+        stride: Pair(s, s),
+        padding: Padding::all(p),
+        groups: 1,
+        taps: None,
+        kernel_shape: KernelShape::Dense,
+        accum: Accum::HeRotate,
+        group_layout: GroupLayout::Contiguous,
+    }
+}
+
+fn conv_bn_nodes(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
+    vec![
+        Node::Conv(conv_node(&format!("conv{i}"), out, k, s, p)),
+        plain_node(Node::Batchnorm, &format!("bn{i}")),
+    ]
+}
+
+fn block_node(layers: Vec<Node>) -> Node {
+    Node::Block(BlockSpec {
+        name: None,
+        input: None,
+        layers,
+    })
+}
+
+fn positive(v: u32, what: &str) -> Result<(), String> {
+    if v == 0 {
+        Err(format!("{what} must be positive"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A post-activation ResNet block: `body`, the shortcut (identity, or `downsample` 1x1/s + BN
+/// when the shape changes), `add` of the body output `body_out`, `relu`.
+fn resnet_tail(mut layers: Vec<Node>, body_out: &str, in_c: u32, out: u32, s: u32) -> Node {
+    let shortcut = if s != 1 || in_c != out {
+        layers.push(Node::Conv(ConvSpec {
+            input: nm("input"),
+            ..conv_node("downsample", out, 1, s, 0)
+        }));
+        layers.push(plain_node(Node::Batchnorm, "downsample_bn"));
+        "downsample_bn"
+    } else {
+        "input"
+    };
+    layers.push(Node::Add(AddSpec {
+        name: nm("add"),
+        input: nm(body_out),
+        from: shortcut.into(),
+    }));
+    layers.push(plain_node(Node::Relu, "relu"));
+    block_node(layers)
+}
+
+impl BasicSpec {
+    /// The explicit layers of this block for `in_c` input channels.
+    pub fn lower(&self, in_c: u32) -> Result<Node, String> {
+        positive(self.out_channels, "out_channels")?;
+        positive(self.stride, "stride")?;
+        let w = self.out_channels;
+        let layers = [
+            conv_bn_nodes(1, w, 3, self.stride, 1),
+            vec![plain_node(Node::Relu, "relu1")],
+            conv_bn_nodes(2, w, 3, 1, 1),
+        ]
+        .concat();
+        Ok(resnet_tail(layers, "bn2", in_c, w, self.stride))
+    }
+}
+
+impl BottleneckSpec {
+    /// The middle width: `width`, or `round(ratio * out_channels)` (ratio 0.25 by default).
+    pub fn mid(&self) -> Result<u32, String> {
+        let w = match (self.width, self.ratio) {
+            (Some(_), Some(_)) => return Err("give either `width` or `ratio`, not both".into()),
+            (Some(w), None) => w,
+            (None, r) => {
+                let r = r.unwrap_or(0.25);
+                if !(r.is_finite() && r > 0.0) {
+                    return Err(format!("ratio must be a positive number, got {r}"));
+                }
+                let w = (r * self.out_channels as f64).round();
+                if w > u32::MAX as f64 {
+                    return Err(format!("ratio {r} gives a middle width that is too large"));
+                }
+                w as u32
+            }
+        };
+        if w == 0 {
+            return Err(
+                "the middle width must be positive (width, or ratio * out_channels rounded)".into(),
+            );
+        }
+        Ok(w)
+    }
+
+    /// The explicit layers of this block for `in_c` input channels.
+    pub fn lower(&self, in_c: u32) -> Result<Node, String> {
+        positive(self.out_channels, "out_channels")?;
+        positive(self.stride, "stride")?;
+        let w = self.mid()?;
+        let out = self.out_channels;
+        let layers = [
+            conv_bn_nodes(1, w, 1, 1, 0),
+            vec![plain_node(Node::Relu, "relu1")],
+            conv_bn_nodes(2, w, 3, self.stride, 1),
+            vec![plain_node(Node::Relu, "relu2")],
+            conv_bn_nodes(3, out, 1, 1, 0),
+        ]
+        .concat();
+        Ok(resnet_tail(layers, "bn3", in_c, out, self.stride))
+    }
+}
+
+impl InvertedResidualSpec {
+    /// The explicit layers of this block for `in_c` input channels: a `residual` when it has a
+    /// shortcut, a `block` otherwise.
+    pub fn lower(&self, in_c: u32) -> Result<Node, String> {
+        positive(self.out_channels, "out_channels")?;
+        positive(self.expansion, "expansion")?;
+        positive(self.stride, "stride")?;
+        if self.kernel.is_multiple_of(2) {
+            return Err(format!("kernel must be odd, got {}", self.kernel));
+        }
+        let (t, c, s, k) = (self.expansion, self.out_channels, self.stride, self.kernel);
+        let mut body = Vec::new();
+        if t != 1 {
+            let mid = in_c
+                .checked_mul(t)
+                .ok_or_else(|| "expansion * input channels is too large".to_string())?;
+            body.extend(conv_bn_nodes(1, mid, 1, 1, 0));
+            body.push(plain_node(Node::Relu6, "relu1"));
+        }
+        body.extend([
+            Node::Depthwise(DepthwiseSpec {
+                name: nm("conv2"),
+                input: None,
+                kernel: Pair(k, k),
+                stride: Pair(s, s),
+                padding: Padding::all(k / 2),
+                multiplier: 1,
+                taps: None,
+                kernel_shape: KernelShape::Dense,
+                accum: Accum::HeRotate,
+            }),
+            plain_node(Node::Batchnorm, "bn2"),
+            plain_node(Node::Relu6, "relu2"),
+        ]);
+        body.extend(conv_bn_nodes(3, c, 1, 1, 0));
+        let shortcut = match (s, in_c == c) {
+            (1, true) => Vec::new(),
+            (1, false) if self.projection => vec![
+                Node::Conv(conv_node("shortcut", c, 1, 1, 0)),
+                plain_node(Node::Batchnorm, "shortcut_bn"),
+            ],
+            _ => return Ok(block_node(body)),
+        };
+        Ok(Node::Residual(ResidualSpec {
+            name: None,
+            input: None,
+            body,
+            shortcut,
+        }))
+    }
+}
+
+impl StriaBlockSpec {
+    /// The middle width for `in_c` input channels: `G * max(1, round(ratio * in_c / G))`.
+    pub fn mid(&self, in_c: u32) -> Result<u32, String> {
+        let r = self.ratio;
+        if !(r.is_finite() && r > 0.0) {
+            return Err(format!("ratio must be a positive number, got {r}"));
+        }
+        let g = self.groups as f64;
+        let units = (r * in_c as f64 / g).round().max(1.0);
+        let mid = units * g;
+        if mid > u32::MAX as f64 {
+            return Err(format!("ratio {r} gives a middle width that is too large"));
+        }
+        Ok(mid as u32)
+    }
+
+    /// The explicit layers of this block for `in_c` input channels.
+    pub fn lower(&self, in_c: u32) -> Result<Node, String> {
+        positive(self.out_channels, "out_channels")?;
+        positive(self.stride, "stride")?;
+        positive(self.groups, "groups")?;
+        if self.kernel.is_multiple_of(2) {
+            return Err(format!("kernel must be odd, got {}", self.kernel));
+        }
+        let (g, out, s, k) = (self.groups, self.out_channels, self.stride, self.kernel);
+        if !in_c.is_multiple_of(g) || !out.is_multiple_of(g) {
+            return Err(format!(
+                "groups = {g} must divide the input channels ({in_c}) and out_channels ({out})"
+            ));
+        }
+        let mid = self.mid(in_c)?;
+        let pointwise = |n: &str, co: u32, stride: u32| {
+            Node::Conv(ConvSpec {
+                groups: g,
+                accum: self.accum,
+                group_layout: if g > 1 {
+                    GroupLayout::Strided
+                } else {
+                    GroupLayout::Contiguous
+                },
+                ..conv_node(n, co, 1, stride, 0)
+            })
+        };
+        let shuffle = |n: &str| {
+            Node::Shuffle(ShuffleSpec {
+                name: nm(n),
+                input: None,
+                groups: Some(g),
+            })
+        };
+        let mut layers = vec![
+            pointwise("conv1", mid, 1),
+            plain_node(Node::Batchnorm, "bn1"),
+            plain_node(Node::Relu, "relu1"),
+            shuffle("shuffle1"),
+            Node::Depthwise(DepthwiseSpec {
+                name: nm("conv2"),
+                input: None,
+                kernel: Pair(k, k),
+                stride: Pair(s, s),
+                padding: Padding::all(k / 2),
+                multiplier: 1,
+                taps: None,
+                kernel_shape: self.kernel_shape,
+                accum: self.accum,
+            }),
+            plain_node(Node::Batchnorm, "bn2"),
+            plain_node(Node::Relu, "relu2"),
+            shuffle("shuffle2"),
+            pointwise("conv3", out, 1),
+            plain_node(Node::Batchnorm, "bn3"),
+        ];
+        let shortcut = if s != 1 || in_c != out {
+            layers.push(Node::Conv(ConvSpec {
+                input: nm("input"),
+                ..match pointwise("downsample", out, s) {
+                    Node::Conv(c) => c,
+                    _ => unreachable!(),
+                }
+            }));
+            layers.push(plain_node(Node::Batchnorm, "downsample_bn"));
+            "downsample_bn"
+        } else {
+            "input"
+        };
+        layers.push(Node::Add(AddSpec {
+            name: nm("add"),
+            input: nm("bn3"),
+            from: shortcut.into(),
+        }));
+        Ok(block_node(layers))
+    }
+}
+
 impl Node {
     /// The node's `name`, if any.
     pub fn name(&self) -> Option<&str> {
@@ -325,6 +744,10 @@ impl Node {
             Node::Shuffle(s) => s.name.as_deref(),
             Node::Block(s) => s.name.as_deref(),
             Node::Residual(s) => s.name.as_deref(),
+            Node::Basic(s) => s.name.as_deref(),
+            Node::Bottleneck(s) => s.name.as_deref(),
+            Node::InvertedResidual(s) => s.name.as_deref(),
+            Node::StriaBlock(s) => s.name.as_deref(),
         }
     }
 
@@ -345,8 +768,28 @@ impl Node {
             Node::Shuffle(s) => s.input.as_deref(),
             Node::Block(s) => s.input.as_deref(),
             Node::Residual(s) => s.input.as_deref(),
+            Node::Basic(s) => s.input.as_deref(),
+            Node::Bottleneck(s) => s.input.as_deref(),
+            Node::InvertedResidual(s) => s.input.as_deref(),
+            Node::StriaBlock(s) => s.input.as_deref(),
         }
     }
+}
+
+fn three() -> u32 {
+    3
+}
+fn is_three(v: &u32) -> bool {
+    *v == 3
+}
+fn six() -> u32 {
+    6
+}
+fn is_six(v: &u32) -> bool {
+    *v == 6
+}
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn one() -> u32 {

@@ -16,6 +16,7 @@
 use super::spec::{
     Accum, AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, GroupLayout, InputSpec,
     KernelShape, NetworkSpec, Node, Padding, Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
+    StriaBlockSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ pub fn all() -> Vec<(&'static str, NetworkSpec)> {
         ("mobilenetv2-cifar10", mobilenetv2_cifar10()),
         ("resnet18-tiny", resnet18_tiny()),
         ("mobilenetv2-tiny", mobilenetv2_tiny()),
+        ("strianet-cifar10", strianet_cifar10()),
+        ("strianet-tiny", strianet_tiny()),
+        ("strianet-imagenet", strianet_imagenet()),
     ]
 }
 
@@ -406,6 +410,168 @@ fn inverted_residual(in_c: u32, t: u32, c: u32, s: u32, projection: bool) -> Nod
         body,
         shortcut,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// StriaNet (background 8.5, 8.6; [R]: the project's reconstruction, not the paper's tables)
+
+/// One StriaNet stage: output width, middle width (each block's `ratio` is `mid / C_in`, exact
+/// for these powers of two), number of blocks, groups G of the pointwise layers.
+#[derive(Clone, Copy)]
+struct StriaStage {
+    width: u32,
+    mid: u32,
+    blocks: u32,
+    groups: u32,
+}
+
+/// The StriaNet stage plan shared by CIFAR-10 and Tiny ImageNet (stages at 32, 16, 8, 4). G is
+/// the channels per ciphertext of a 1x1 layer at the stage's resolution under CrypTFlow2 (N =
+/// 8192: 8, 32, 128, 512), a multiple of the 3x3 cn (4, 16, 64, 128), so every striped layer is
+/// slot-aligned. Widths are multiples of the next stage's G (the first block of a stage reads the
+/// previous stage's width with the new G).
+/// Stem output width of every StriaNet.
+const STRIANET_STEM: u32 = 32;
+
+const STRIANET_32: [StriaStage; 4] = [
+    StriaStage {
+        width: 32,
+        mid: 32,
+        blocks: 2,
+        groups: 8,
+    },
+    StriaStage {
+        width: 128,
+        mid: 64,
+        blocks: 2,
+        groups: 32,
+    },
+    StriaStage {
+        width: 512,
+        mid: 256,
+        blocks: 2,
+        groups: 128,
+    },
+    StriaStage {
+        width: 1024,
+        mid: 1024,
+        blocks: 2,
+        groups: 512,
+    },
+];
+
+/// StriaNet for ImageNet (stages at 56, 28, 14, 7): G = 1x1 cn at each resolution (2, 8, 32,
+/// 128), rounded up to 8 in stage 1.
+const STRIANET_224: [StriaStage; 4] = [
+    StriaStage {
+        width: 64,
+        mid: 32,
+        blocks: 3,
+        groups: 8,
+    },
+    StriaStage {
+        width: 256,
+        mid: 64,
+        blocks: 4,
+        groups: 8,
+    },
+    StriaStage {
+        width: 512,
+        mid: 256,
+        blocks: 6,
+        groups: 32,
+    },
+    StriaStage {
+        width: 1024,
+        mid: 512,
+        blocks: 3,
+        groups: 128,
+    },
+];
+
+/// StriaNet for CIFAR-10: 32x32, 3x3/1 stem (64), four stages of `stria_block`s at 32, 16, 8, 4.
+pub fn strianet_cifar10() -> NetworkSpec {
+    strianet("strianet-cifar10", 32, 10, 1, &STRIANET_32)
+}
+
+/// StriaNet for Tiny ImageNet: 64x64, 3x3/2 stem (64) to 32x32, then the CIFAR-10 stages.
+pub fn strianet_tiny() -> NetworkSpec {
+    strianet("strianet-tiny", 64, 200, 2, &STRIANET_32)
+}
+
+/// StriaNet for ImageNet: 224x224, ResNet stem (7x7/2, max-pool 3x3/2) to 56x56, four stages of
+/// `stria_block`s at 56, 28, 14, 7.
+pub fn strianet_imagenet() -> NetworkSpec {
+    let mut layers = vec![
+        conv("conv1", STRIANET_STEM, 7, 2, 3),
+        plain(Node::Batchnorm, "bn1"),
+        plain(Node::Relu, "relu"),
+    ];
+    layers.push(Node::Maxpool(PoolSpec {
+        name: name("maxpool"),
+        input: None,
+        kernel: Pair(3, 3),
+        stride: Some(Pair(2, 2)),
+        padding: Padding::all(1),
+    }));
+    strianet_body("strianet-imagenet", 224, 1000, layers, &STRIANET_224)
+}
+
+fn strianet(
+    net_name: &str,
+    res: u32,
+    classes: u32,
+    stem_stride: u32,
+    plan: &[StriaStage; 4],
+) -> NetworkSpec {
+    let layers = [
+        conv_bn(1, STRIANET_STEM, 3, stem_stride, 1),
+        vec![plain(Node::Relu, "relu1")],
+    ]
+    .concat();
+    strianet_body(net_name, res, classes, layers, plan)
+}
+
+/// Stages of `stria_block`s (stride 2 on the first block of stages 2-4), then global average
+/// pooling and the FC.
+fn strianet_body(
+    net_name: &str,
+    res: u32,
+    classes: u32,
+    layers: Vec<Node>,
+    plan: &[StriaStage; 4],
+) -> NetworkSpec {
+    let mut in_c = STRIANET_STEM;
+    let stages = plan
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let blocks = (0..st.blocks)
+                .map(|b| {
+                    let ratio = st.mid as f64 / in_c as f64;
+                    in_c = st.width;
+                    Node::StriaBlock(StriaBlockSpec {
+                        name: None,
+                        input: None,
+                        out_channels: st.width,
+                        ratio,
+                        stride: if i > 0 && b == 0 { 2 } else { 1 },
+                        kernel: 3,
+                        kernel_shape: KernelShape::Cross,
+                        accum: Accum::Striped,
+                        groups: st.groups,
+                    })
+                })
+                .collect();
+            stage(blocks)
+        })
+        .collect();
+    let head = vec![
+        plain(Node::GlobalAvgpool, "avgpool"),
+        plain(Node::Flatten, "flatten"),
+        fc("fc", classes),
+    ];
+    network(net_name, res, layers, stages, head)
 }
 
 // ---------------------------------------------------------------------------------------------
