@@ -632,6 +632,7 @@ pub fn calibrate(
             }
             d.mod_switch_us = d.mod_switch_us.map(round_us);
             d.ntt_us = d.ntt_us.map(round_us);
+            d.add_plain_us = d.add_plain_us.map(round_us);
             progress(&format!(
                 "N = {n}, {simd_primes} primes: not measured, derived from N = {}",
                 b.n
