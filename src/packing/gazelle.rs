@@ -143,6 +143,34 @@ fn live_nonzero_offsets(cn: u64, a: u64, o: u64) -> impl Iterator<Item = u64> {
     (1..cn).filter(move |&r| all || r < o || r > cn - a)
 }
 
+/// Counts of a plan where every output stays in its input's slot block (depthwise, slot-aligned
+/// striped mixing): internal rotations per input ciphertext, `scmult` products each added once, no
+/// cross-channel rotation.
+fn block_aligned(p: &Packed, t: u64, step_ks: u64, n: u64, scmult: u64) -> OpCounts {
+    OpCounts {
+        internal_rot: p.inp_ct * (t - 1),
+        key_switch: p.inp_ct * step_ks,
+        scmult,
+        add: scmult,
+        ct_up: p.inp_ct,
+        ct_down: p.out_ct,
+        bytes_up: p.inp_ct * ct_bytes(n),
+        bytes_down: p.out_ct * ct_bytes(n),
+        enc: p.inp_ct + p.out_ct,
+        dec: p.out_ct,
+        ..OpCounts::default()
+    }
+}
+
+/// Adds one sub-convolution's counts to the layer's; the first sets `n` and `cn`.
+fn record(total: &mut LayerCost, n: u64, cn: u64, counts: OpCounts) {
+    if total.n.is_none() {
+        total.n = Some(n);
+        total.cn = Some(cn);
+    }
+    total.counts += counts;
+}
+
 /// A convolution under Gazelle IR / OR or GALA, with the layer's accumulation strategy.
 pub fn conv(
     input: Shape,
@@ -213,24 +241,12 @@ pub fn conv_as(
                 // block: T products and T - 1 rotations per ciphertext, nothing crosses channels
                 // (background.md 5.2, the SIMD-native form).
                 let p = Packed::new(footprint, groups, groups, n);
-                let counts = OpCounts {
-                    internal_rot: p.inp_ct * (t - 1),
-                    key_switch: p.inp_ct * step_ks,
-                    scmult: p.inp_ct * t,
-                    add: p.inp_ct * t,
-                    ct_up: p.inp_ct,
-                    ct_down: p.out_ct,
-                    bytes_up: p.inp_ct * ct_bytes(n),
-                    bytes_down: p.out_ct * ct_bytes(n),
-                    enc: p.inp_ct + p.out_ct,
-                    dec: p.out_ct,
-                    ..OpCounts::default()
-                };
-                if total.n.is_none() {
-                    total.n = Some(n);
-                    total.cn = Some(p.cn);
-                }
-                total.counts += counts;
+                record(
+                    &mut total,
+                    n,
+                    p.cn,
+                    block_aligned(&p, t, step_ks, n, p.inp_ct * t),
+                );
                 continue;
             }
             if accum == Accum::Striped {
@@ -239,24 +255,12 @@ pub fn conv_as(
                     // Slot-aligned: output ciphertext j sums the g_in input ciphertexts k with
                     // k == j (mod G/cn) (tiled channels: the same tile of its g_in inputs).
                     let scmult = g_in * p.out_ct * t;
-                    let counts = OpCounts {
-                        internal_rot: p.inp_ct * (t - 1),
-                        key_switch: p.inp_ct * step_ks,
-                        scmult,
-                        add: scmult,
-                        ct_up: p.inp_ct,
-                        ct_down: p.out_ct,
-                        bytes_up: p.inp_ct * ct_bytes(n),
-                        bytes_down: p.out_ct * ct_bytes(n),
-                        enc: p.inp_ct + p.out_ct,
-                        dec: p.out_ct,
-                        ..OpCounts::default()
-                    };
-                    if total.n.is_none() {
-                        total.n = Some(n);
-                        total.cn = Some(p.cn);
-                    }
-                    total.counts += counts;
+                    record(
+                        &mut total,
+                        n,
+                        p.cn,
+                        block_aligned(&p, t, step_ks, n, scmult),
+                    );
                     continue;
                 }
             }
@@ -339,12 +343,7 @@ pub fn conv_as(
                 counts.external_rot = ext;
                 counts.key_switch += ks;
             }
-            let counts = counts.times(groups);
-            if total.n.is_none() {
-                total.n = Some(n);
-                total.cn = Some(p.cn);
-            }
-            total.counts += counts;
+            record(&mut total, n, p.cn, counts.times(groups));
         }
     }
     Ok(total)
