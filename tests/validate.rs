@@ -32,8 +32,8 @@ fn validate_small_under_both_protocols() {
         let csv = std::fs::read_to_string(dir.path().join("validate.csv")).unwrap();
         let mut rdr = csv::Reader::from_reader(csv.as_bytes());
         let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-        // conv3x3, conv3x3_s2, depthwise, conv1x1, cross, bn, fc.
-        assert_eq!(rows.len(), 7, "{csv}");
+        // conv3x3, conv3x3_s2, depthwise, conv1x1, cross, bn, share_side, fc.
+        assert_eq!(rows.len(), 8, "{csv}");
         let h = rdr.headers().unwrap().clone();
         let col = |name: &str| h.iter().position(|x| x == name).unwrap();
         for r in &rows {

@@ -8,6 +8,14 @@
 //! `HE_preprocess_noise`, `ConvField::convolution`), `fc-field.cpp` (`preprocess_vec`,
 //! `fc_online`), `elemwise-prod-field.cpp`.
 //!
+//! Accumulation strategies (`Conv::accum`, background.md 8.3; plans as `packing::simd` documents
+//! them): `he-rotate` / `auto` with contiguous groups (SCI_HE's plan); `share-side` with contiguous
+//! groups (the live partial sums of the dense or small-group plan returned unrotated, the client
+//! decrypting each and both parties aligning their plaintext share vectors and adding); `striped`
+//! with strided groups when G is a multiple of every sub-convolution's `cn` (slot-aligned plan).
+//! Strided groups under any other plan (including striped's strided he-rotate fallback) are
+//! refused.
+//!
 //! Two-party semantics: the input `x` is secret-shared mod t (`x = x_c + x_s`); the client packs and
 //! encrypts `x_c`; the server evaluates the layer on the ciphertexts, adds an encrypted random mask
 //! `r` and returns the result; the client decrypts `W*x_c + r`. The server computes `W*x_s` in the
@@ -39,9 +47,11 @@ use super::{
     BackendError, HeParams, Instrumented, LayerRun, OpTimes, RotKind, RunOptions, batching_prime,
 };
 use crate::cost::OpCounts;
+use crate::he::KeyPolicy;
 use crate::he::next_pow2;
+use crate::net::spec::{Accum, GroupLayout};
 use crate::net::{Conv, Layer, Op, Shape};
-use crate::packing::simd::SciLayout;
+use crate::packing::simd::{SciLayout, strided_live_plan};
 use crate::packing::{CountConfig, phase_taps};
 use fhe::bfv::{Ciphertext, Plaintext};
 use rand::rngs::StdRng;
@@ -189,8 +199,12 @@ pub fn predicted_fhe_bytes(
     match &layer.op {
         Op::Conv(c) => {
             let jobs = conv_jobs(layer.input, layer.output.c, c, cfg.ring_degree)?;
+            let (g_in, g_out) = (
+                layer.input.c as u64 / c.groups as u64,
+                layer.output.c as u64 / c.groups as u64,
+            );
             Ok(jobs.iter().fold(FheBytes::default(), |acc, j| {
-                let b = per(j.layout.n, j.layout.inp_ct, j.layout.out_ct);
+                let b = per(j.layout.n, j.layout.inp_ct, job_returned(j, g_in, g_out));
                 FheBytes {
                     up: acc.up + b.up,
                     down: acc.down + b.down,
@@ -213,6 +227,20 @@ pub fn predicted_fhe_bytes(
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
+
+/// Ciphertexts a job returns: its outputs, or (share-side) its live partial sums.
+fn job_returned(j: &Job, g_in: u64, g_out: u64) -> u64 {
+    let l = &j.layout;
+    match j.kind {
+        JobKind::Dense { .. } if j.share => {
+            strided_live_plan(l, g_in, g_out, 1, KeyPolicy::PerStep).partials
+        }
+        JobKind::SmallGroup { g } if j.share => {
+            l.inp_ct * group_offsets(g, l.hc as usize).len() as u64
+        }
+        _ => l.out_ct,
+    }
+}
 
 /// A random value in `[-m, m]`.
 fn small(rng: &mut StdRng, m: i64) -> i64 {
@@ -466,6 +494,9 @@ enum JobKind {
     Dense { group: usize },
     /// Contiguous small groups of `g` channels packed in consecutive blocks (depthwise: g = 1).
     SmallGroup { g: usize },
+    /// The slot-aligned striped plan over the whole layer (strided groups, G a multiple of `cn`):
+    /// output ciphertext j sums the products of the input ciphertexts `k == j (mod G/cn)`.
+    Striped { groups: usize },
 }
 
 /// One non-strided (sub-)convolution as `conv_into` plans it.
@@ -481,6 +512,8 @@ struct Job {
     taps: Vec<(usize, usize)>,
     layout: SciLayout,
     kind: JobKind,
+    /// `accum: share-side`: the partial sums are returned unrotated and aligned on the shares.
+    share: bool,
 }
 
 /// The plan of `packing::simd::conv_into`: Gazelle's strided decomposition, empty sub-filters
@@ -497,6 +530,21 @@ fn conv_jobs(input: Shape, co: u32, c: &Conv, n_min: u64) -> Result<Vec<Job>> {
     let limit_w = fw + (wp - fw) / sw * sw;
     let groups = c.groups as u64;
     let (g_in, g_out) = (input.c as u64 / groups, co as u64 / groups);
+    let strided = groups > 1 && c.group_layout == GroupLayout::Strided;
+    let accum = c.accum.counted();
+    let striped = accum == Accum::Striped;
+    let share = accum == Accum::ShareSide;
+    if striped && (groups == 1 || !(strided || (g_in == 1 && g_out == 1))) {
+        return Err(fail(
+            "accum: striped needs a grouped convolution with group_layout: strided",
+        ));
+    }
+    if strided && !striped {
+        return Err(fail(format!(
+            "the {} plan with group_layout: strided is counted but not executed yet",
+            c.accum.name()
+        )));
+    }
     let mut jobs = Vec::new();
     for r in 0..c.sh.min(c.kh) {
         for col in 0..c.sw.min(c.kw) {
@@ -517,10 +565,27 @@ fn conv_jobs(input: Shape, co: u32, c: &Conv, n_min: u64) -> Result<Vec<Job>> {
                     taps: taps.clone(),
                     layout,
                     kind,
+                    share,
                 })
             };
             let probe = SciLayout::new(h, w, input.c as u64, co as u64, n_min).map_err(fail)?;
-            if groups > 1 && g_in == g_out && probe.hc % g_in == 0 {
+            if striped {
+                if !groups.is_multiple_of(probe.cn()) {
+                    return Err(fail(format!(
+                        "accum: striped with G = {groups} not a multiple of cn = {} (a \
+                         {h}x{w} sub-convolution at N = {}) falls back to the strided he-rotate \
+                         plan, which is counted but not executed yet",
+                        probe.cn(),
+                        probe.n
+                    )));
+                }
+                push(
+                    probe,
+                    JobKind::Striped {
+                        groups: groups as usize,
+                    },
+                );
+            } else if groups > 1 && g_in == g_out && probe.hc % g_in == 0 {
                 push(probe, JobKind::SmallGroup { g: g_in as usize });
             } else {
                 let layout = SciLayout::new(h, w, g_in, g_out, n_min).map_err(fail)?;
@@ -546,6 +611,9 @@ struct ConvData {
     pl: usize,
     g_in: usize,
     g_out: usize,
+    /// Number of groups and their layout (strided: group j = channels `c mod G == j`).
+    groups: usize,
+    strided: bool,
     oh: usize,
     ow: usize,
     t: u64,
@@ -573,12 +641,30 @@ impl ConvData {
     /// Weight (mod t) linking global input channel `ch` to output `o` at sub-filter tap `(a, b)`
     /// of `job`; zero when `ch` is outside `o`'s group.
     fn sub_weight(&self, job: &Job, o: usize, ch: usize, a: usize, b: usize) -> u64 {
-        let base = (o / self.g_out) * self.g_in;
-        if ch < base || ch >= base + self.g_in {
+        let Some(ig) = self.index_in_group(o, ch) else {
             return 0;
-        }
-        let w = self.weight(o, ch - base, a * self.sh + job.r, b * self.sw + job.col);
+        };
+        let w = self.weight(o, ig, a * self.sh + job.r, b * self.sw + job.col);
         modt(w, self.t)
+    }
+
+    /// Position of input channel `ch` in output `o`'s group, `None` outside it.
+    fn index_in_group(&self, o: usize, ch: usize) -> Option<usize> {
+        if self.strided {
+            (ch % self.groups == o % self.groups).then_some(ch / self.groups)
+        } else {
+            let base = (o / self.g_out) * self.g_in;
+            (ch >= base && ch < base + self.g_in).then(|| ch - base)
+        }
+    }
+
+    /// Global input channel number `ig` of output `o`'s group.
+    fn group_channel(&self, o: usize, ig: usize) -> usize {
+        if self.strided {
+            ig * self.groups + o % self.groups
+        } else {
+            (o / self.g_out) * self.g_in + ig
+        }
     }
 
     /// `sum W * v` over the layer, for `v` given mod t by `val(index)` (`None` = padding).
@@ -586,15 +672,17 @@ impl ConvData {
         let t = self.t;
         let mut out = vec![0u64; co * self.oh * self.ow];
         for o in 0..co {
-            let base = (o / self.g_out) * self.g_in;
             for i in 0..self.oh {
                 for j in 0..self.ow {
                     let mut acc = 0u64;
                     for ig in 0..self.g_in {
                         for &(dy, dx) in taps {
                             let (dy, dx) = (dy as usize, dx as usize);
-                            if let Some(k) = self.at(base + ig, i * self.sh + dy, j * self.sw + dx)
-                            {
+                            if let Some(k) = self.at(
+                                self.group_channel(o, ig),
+                                i * self.sh + dy,
+                                j * self.sw + dx,
+                            ) {
                                 let w = modt(self.weight(o, ig, dy, dx), t);
                                 acc = addmod(acc, mulmod(w, val(k), t), t);
                             }
@@ -667,6 +755,8 @@ fn run_conv(
         pl: c.pad.left as usize,
         g_in,
         g_out,
+        groups,
+        strided: groups > 1 && c.group_layout == GroupLayout::Strided,
         oh: (hp - kh) / c.sh as usize + 1,
         ow: (wp - kw) / c.sw as usize + 1,
         t,
@@ -714,23 +804,34 @@ fn run_conv(
     let mut budgets = Vec::new();
     let mut clock = OnlineClock::default();
     clock.start();
+    let mut aligned = Vec::with_capacity(jobs.len());
     for (job, prep) in jobs.iter().zip(&preps) {
         let p = &mut parties[party_of(job)];
-        run_conv_job(p, &d, co, job, prep, &mut clock, &mut client, &mut budgets)?;
+        aligned.push(run_conv_job(
+            p,
+            &d,
+            co,
+            job,
+            prep,
+            &mut clock,
+            &mut client,
+            &mut budgets,
+        )?);
     }
     clock.stop();
     let wall_ns = clock.ns();
 
     // Server: W * x_s in the clear, minus its masks at the output positions (its output share).
     let mut server = d.apply(co, &c.taps, |k| d.xs[k]);
-    for (job, prep) in jobs.iter().zip(&preps) {
+    for ((job, prep), aligned) in jobs.iter().zip(&preps).zip(&aligned) {
+        let masks = aligned.as_ref().unwrap_or(&prep.noise);
         let (_, _, out_base, n_out) = job_channels(&d, co, job);
         for och in 0..n_out {
             for i in 0..d.oh {
                 for j in 0..d.ow {
                     let (ct, idx) = slot(&job.layout, och, i * job.w + j);
                     let k = ((out_base + och) * d.oh + i) * d.ow + j;
-                    server[k] = submod(server[k], prep.noise[ct][idx], t);
+                    server[k] = submod(server[k], masks[ct][idx], t);
                 }
             }
         }
@@ -767,7 +868,11 @@ fn job_steps(j: &Job, steps: &mut BTreeSet<(usize, Option<i64>)>) {
         }
     }
     let (hc, s) = (l.hc as i64, l.s as i64);
+    if j.share {
+        return; // partial sums returned unrotated
+    }
     match j.kind {
+        JobKind::Striped { .. } => {}
         JobKind::Dense { .. } => {
             for rot in 1..hc {
                 steps.insert((1, Some(-((hc - rot) % hc) * s)));
@@ -810,7 +915,7 @@ fn fill_block(mask: &mut [u64], base: usize, h: usize, w: usize, a: usize, b: us
 fn job_channels(d: &ConvData, co: usize, job: &Job) -> (usize, usize, usize, usize) {
     match job.kind {
         JobKind::Dense { group } => (group * d.g_in, d.g_in, group * d.g_out, d.g_out),
-        JobKind::SmallGroup { .. } => (0, d.ci, 0, co),
+        JobKind::SmallGroup { .. } | JobKind::Striped { .. } => (0, d.ci, 0, co),
     }
 }
 
@@ -857,6 +962,19 @@ impl JobPrep {
                 group_offsets(g, l.hc as usize).len() as u64 * job.taps.len() as u64,
                 l.inp_ct,
             ),
+            JobKind::Striped { groups } => (
+                l.out_ct,
+                l.inp_ct.div_ceil(striped_period(l, groups) as u64) * job.taps.len() as u64,
+                l.out_ct,
+            ),
+        };
+        // Share-side: one mask per partial sum that may be returned.
+        let results = match job.kind {
+            JobKind::Dense { .. } if job.share => l.convs,
+            JobKind::SmallGroup { g } if job.share => {
+                l.inp_ct * group_offsets(g, l.hc as usize).len() as u64
+            }
+            _ => results,
         };
         let block_bytes = per_block * pt_bytes(l.n, p.he.par.moduli().len());
         let blocks = (0..blocks as usize)
@@ -906,6 +1024,12 @@ impl JobPrep {
             }
         }
     }
+}
+
+/// `G / cn` (at least 1): output ciphertext j of the slot-aligned striped plan reads the input
+/// ciphertexts `k == j` modulo it.
+fn striped_period(l: &SciLayout, groups: usize) -> usize {
+    (groups / l.cn() as usize).max(1)
 }
 
 /// Encodes block `b` of a job's weight masks (see [`MaskBlock`]).
@@ -968,6 +1092,28 @@ fn mask_block(p: &Party, d: &ConvData, co: usize, job: &Job, b: usize) -> Result
                 }
             }
         }
+        JobKind::Striped { groups } => {
+            // Output ciphertext b: per input ciphertext of its residue class and tap, the weights
+            // linking each slot position to the same position.
+            let cn = 2 * hc;
+            let (j, m) = (b, striped_period(l, groups));
+            let mut mask = vec![0u64; n];
+            for k in (j % m..l.inp_ct as usize).step_by(m) {
+                for &(a, bb) in &job.taps {
+                    mask.fill(0);
+                    for pos in 0..cn {
+                        let (ch, o) = (k * cn + pos, j * cn + pos);
+                        if ch >= d.ci || o >= co {
+                            continue;
+                        }
+                        let val = d.sub_weight(job, o, ch, a, bb);
+                        let base = (pos / hc) * half_n + (pos % hc) * s;
+                        fill_block(&mut mask, base, job.h, job.w, a, bb, val);
+                    }
+                    out.push(p.encode_mask(&mask)?);
+                }
+            }
+        }
         JobKind::SmallGroup { g } => {
             // Per in-row offset and tap, the weights linking each block to the block `off` away.
             let cn = 2 * hc;
@@ -1025,7 +1171,7 @@ fn run_conv_job(
     clock: &mut OnlineClock,
     client: &mut [u64],
     budgets: &mut Vec<u32>,
-) -> Result<()> {
+) -> Result<Option<Vec<Vec<u64>>>> {
     let l = &job.layout;
     let n = l.n as usize;
     let t = d.t;
@@ -1062,9 +1208,21 @@ fn run_conv_job(
         rots.push(per_tap);
     }
 
+    if job.share {
+        let partials = match job.kind {
+            JobKind::Dense { .. } => dense_share_side(p, d, co, job, prep, &rots, clock)?,
+            JobKind::SmallGroup { g } => {
+                small_group_share_side(p, d, co, job, prep, &rots, g, clock)?
+            }
+            JobKind::Striped { .. } => unreachable!("striped is not share-side"),
+        };
+        drop(rots);
+        return share_side_return(p, d, co, job, prep, partials, clock, client, budgets).map(Some);
+    }
     let mut results = match job.kind {
         JobKind::Dense { .. } => dense_middle(p, d, co, job, prep, &rots, clock)?,
         JobKind::SmallGroup { g } => small_group_middle(p, d, co, job, prep, &rots, g, clock)?,
+        JobKind::Striped { groups } => striped_middle(p, d, co, job, prep, &rots, groups, clock)?,
     };
     drop(rots);
 
@@ -1086,13 +1244,100 @@ fn run_conv_job(
             }
         }
     }
-    Ok(())
+    Ok(None)
 }
 
-/// The dense SCI_HE middle: masked products accumulated per (half-permutation, in-row offset)
-/// (`HE_conv_OP`, masks from `HE_preprocess_filters_OP`), then the output rotations, pair sums,
-/// row swaps and the column fold (`HE_output_rotations`). Returns `out_ct` ciphertexts at level 1.
-fn dense_middle(
+/// How the parties align one returned partial sum of the share-side plan on their plaintext
+/// shares: rotate both rows left by `step`, swap the rows if `swap`, add into output ciphertext
+/// `out`, and (the column fold) add the row-swapped vector as well if `fold`.
+#[derive(Debug, Clone, Copy)]
+struct Align {
+    out: usize,
+    step: i64,
+    swap: bool,
+    fold: bool,
+}
+
+/// One returned partial sum: the index of its server mask, the ciphertext (switched down once),
+/// its alignment.
+type Partial = (usize, Ciphertext, Align);
+
+impl Align {
+    /// `acc[out] += align(v)` mod t.
+    fn add_into(&self, acc: &mut [Vec<u64>], v: &[u64], t: u64) {
+        let n = v.len();
+        let half = n / 2;
+        let st = self.step.rem_euclid(half as i64) as usize;
+        let at = |i: usize| {
+            let (row, col) = (i / half, i % half);
+            let row = if self.swap { 1 - row } else { row };
+            v[row * half + (col + st) % half]
+        };
+        let dst = &mut acc[self.out];
+        for (i, x) in dst.iter_mut().enumerate() {
+            *x = addmod(*x, at(i), t);
+            if self.fold {
+                *x = addmod(*x, at((i + half) % n), t);
+            }
+        }
+    }
+}
+
+/// The share-side return (background.md 8.3(c)): every partial sum gets the server's mask (encrypted
+/// and switched down once) and the return path; the client decrypts each and both parties align
+/// and add theirs. Returns the server's aligned masks per output ciphertext (its share, negated).
+#[allow(clippy::too_many_arguments)]
+fn share_side_return(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    partials: Vec<Partial>,
+    clock: &mut OnlineClock,
+    client: &mut [u64],
+    budgets: &mut Vec<u32>,
+) -> Result<Vec<Vec<u64>>> {
+    let l = &job.layout;
+    let (n, t) = (l.n as usize, d.t);
+    let mut results = Vec::with_capacity(partials.len());
+    let mut aligns = Vec::with_capacity(partials.len());
+    for (idx, mut ct, al) in partials {
+        let m = p.mask_ct(&prep.noise_pts[idx], true)?;
+        p.he.add_assign(&mut ct, &m);
+        results.push(ct);
+        aligns.push((idx, al));
+    }
+    let dec = p.finish(results, budgets, clock)?;
+    let out_ct = l.out_ct as usize;
+    let mut acc = vec![vec![0u64; n]; out_ct];
+    for (v, (_, al)) in dec.iter().zip(&aligns) {
+        al.add_into(&mut acc, v, t);
+    }
+    let (_, _, out_base, n_out) = job_channels(d, co, job);
+    for och in 0..n_out {
+        let o = out_base + och;
+        for i in 0..d.oh {
+            for j in 0..d.ow {
+                let (c, idx) = slot(l, och, i * job.w + j);
+                let k = (o * d.oh + i) * d.ow + j;
+                client[k] = addmod(client[k], acc[c][idx], t);
+            }
+        }
+    }
+    // Server: the same alignment of its masks (plaintext work, outside the online phase).
+    clock.paused(|| {
+        let mut server = vec![vec![0u64; n]; out_ct];
+        for (idx, al) in &aligns {
+            al.add_into(&mut server, &prep.noise[*idx], t);
+        }
+        Ok(server)
+    })
+}
+
+/// The masked products of the dense plan, accumulated per (half-permutation, in-row offset)
+/// (`HE_conv_OP`); `None`: a partial sum without a live mask.
+fn dense_products(
     p: &mut Party,
     d: &ConvData,
     co: usize,
@@ -1100,12 +1345,11 @@ fn dense_middle(
     prep: &JobPrep,
     rots: &[Vec<Cow<'_, Ciphertext>>],
     clock: &mut OnlineClock,
-) -> Result<Vec<Ciphertext>> {
+) -> Result<Vec<Option<Ciphertext>>> {
     let l = &job.layout;
-    let (s, hc) = (l.s as usize, l.hc as usize);
-    let (inp_ct, out_ct) = (l.inp_ct as usize, l.out_ct as usize);
-    let (out_halves, half_perms) = (l.out_halves as usize, l.half_perms as usize);
-
+    let hc = l.hc as usize;
+    let inp_ct = l.inp_ct as usize;
+    let half_perms = l.half_perms as usize;
     let mut convs: Vec<Option<Ciphertext>> = (0..l.convs).map(|_| None).collect();
     for (b, perm) in (0..half_perms).step_by(2).enumerate() {
         prep.with_block(p, d, co, job, b, clock, |p, block| {
@@ -1125,6 +1369,140 @@ fn dense_middle(
             Ok(())
         })?;
     }
+    Ok(convs)
+}
+
+/// Share-side on the dense plan: the products of [`dense_products`]; every live partial sum
+/// switched down once and returned with the alignment `HE_output_rotations` would have applied
+/// (row rotation by `-((hc - r) mod hc)*S`, row swap of the second pair member, column fold).
+fn dense_share_side(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    clock: &mut OnlineClock,
+) -> Result<Vec<Partial>> {
+    let l = &job.layout;
+    let (s, hc) = (l.s as usize, l.hc as usize);
+    let out_ct = l.out_ct as usize;
+    let (out_halves, half_perms) = (l.out_halves as usize, l.half_perms as usize);
+    let convs = dense_products(p, d, co, job, prep, rots, clock)?;
+    let mut out = Vec::new();
+    for (idx, c) in convs.into_iter().enumerate() {
+        let Some(mut c) = c else { continue };
+        let (perm0, rest) = (idx / (2 * hc) * 2, idx % (2 * hc));
+        let (member, rot) = (rest / hc, rest % hc);
+        debug_assert!(member == 0 || half_perms > 1);
+        p.he.mod_switch(&mut c)?;
+        let al = Align {
+            out: (perm0 / 2) % out_ct,
+            step: -((((hc - rot) % hc) * s) as i64),
+            swap: member == 1,
+            fold: member == 0 && perm0 == 0 && out_halves == 1 && l.inp_halves > 1,
+        };
+        out.push((idx, c, al));
+    }
+    Ok(out)
+}
+
+/// Share-side on the small-group plan: per input ciphertext and in-row offset `d`, the masked
+/// products accumulated, switched down and returned; aligned by a row rotation of `-d*S`.
+#[allow(clippy::too_many_arguments)]
+fn small_group_share_side(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    g: usize,
+    clock: &mut OnlineClock,
+) -> Result<Vec<Partial>> {
+    let l = &job.layout;
+    let (s, hc) = (l.s as usize, l.hc as usize);
+    let offsets = group_offsets(g, hc);
+    let mut out = Vec::new();
+    for (ct_idx, ct_rots) in rots.iter().enumerate() {
+        prep.with_block(p, d, co, job, ct_idx, clock, |p, block| {
+            let mut masks = block.iter();
+            for (oi, &off) in offsets.iter().enumerate() {
+                let mut acc = None;
+                for src in ct_rots {
+                    let mask = masks.next().expect("one mask per product");
+                    p.mac(&mut acc, src, mask.as_ref());
+                }
+                let mut acc = acc.unwrap_or_else(|| p.zero.clone());
+                p.he.mod_switch(&mut acc)?;
+                let al = Align {
+                    out: ct_idx,
+                    step: -off * s as i64,
+                    swap: false,
+                    fold: false,
+                };
+                out.push((ct_idx * offsets.len() + oi, acc, al));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// The slot-aligned striped middle (`striped_slot_aligned`): per output ciphertext j, the products
+/// of every input ciphertext `k == j (mod G/cn)` and tap accumulated into the zero ciphertext and
+/// switched down once. Returns `out_ct` ciphertexts at level 1.
+#[allow(clippy::too_many_arguments)]
+fn striped_middle(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    groups: usize,
+    clock: &mut OnlineClock,
+) -> Result<Vec<Ciphertext>> {
+    let l = &job.layout;
+    let m = striped_period(l, groups);
+    let mut out = Vec::with_capacity(l.out_ct as usize);
+    for j in 0..l.out_ct as usize {
+        let acc = prep.with_block(p, d, co, job, j, clock, |p, block| {
+            let mut masks = block.iter();
+            let mut acc = None;
+            for ct_rots in rots.iter().skip(j % m).step_by(m) {
+                for src in ct_rots {
+                    let mask = masks.next().expect("one mask per product");
+                    p.mac(&mut acc, src, mask.as_ref());
+                }
+            }
+            Ok(acc)
+        })?;
+        let mut acc = acc.unwrap_or_else(|| p.zero.clone());
+        p.he.mod_switch(&mut acc)?;
+        out.push(acc);
+    }
+    Ok(out)
+}
+
+/// The dense SCI_HE middle: masked products accumulated per (half-permutation, in-row offset)
+/// (`HE_conv_OP`, masks from `HE_preprocess_filters_OP`), then the output rotations, pair sums,
+/// row swaps and the column fold (`HE_output_rotations`). Returns `out_ct` ciphertexts at level 1.
+fn dense_middle(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    clock: &mut OnlineClock,
+) -> Result<Vec<Ciphertext>> {
+    let l = &job.layout;
+    let (s, hc) = (l.s as usize, l.hc as usize);
+    let out_ct = l.out_ct as usize;
+    let (out_halves, half_perms) = (l.out_halves as usize, l.half_perms as usize);
+
+    let convs = dense_products(p, d, co, job, prep, rots, clock)?;
     let mut switched = Vec::with_capacity(convs.len());
     for c in convs {
         let mut c = c.unwrap_or_else(|| p.zero.clone());

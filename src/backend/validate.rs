@@ -127,14 +127,24 @@ pub fn run_layer(
 ) -> Result<LayerRun, BackendError> {
     if let Op::Conv(c) = &layer.op {
         use crate::net::spec::{Accum, GroupLayout};
-        let simd_plan = matches!(c.accum, Accum::HeRotate | Accum::Auto);
-        if c.group_layout == GroupLayout::Strided
-            || (cfg.protocol == Protocol::Cryptflow2 && !simd_plan)
-        {
+        let strided = c.group_layout == GroupLayout::Strided && c.groups > 1;
+        let refused = match cfg.protocol {
+            // Cheetah's executor runs contiguous groups only.
+            Protocol::Cheetah => strided,
+            // SCI_HE: he-rotate / auto and share-side with contiguous groups, striped only with its
+            // slot-aligned plan (G a multiple of every sub-convolution's cn, checked by the
+            // executor, which refuses the strided he-rotate fallback).
+            _ => strided && c.accum.counted() != Accum::Striped,
+        };
+        if refused {
             return Err(BackendError(format!(
-                "layer `{}`: the real HE backend executes the he-rotate plan with contiguous groups; \
-                 the `{:?}` strategy / `{:?}` group layout is counted but not executed yet",
-                layer.path, c.accum, c.group_layout
+                "layer `{}`: the `{}` strategy with `{:?}` groups is counted but not executed yet \
+                 under {} (executed: he-rotate / auto and share-side with contiguous groups; on \
+                 SCI_HE also striped with G a multiple of cn)",
+                layer.path,
+                c.accum.name(),
+                c.group_layout,
+                cfg.protocol
             )));
         }
     }
