@@ -188,14 +188,36 @@ fn striped_stride2() {
 }
 
 #[test]
-fn striped_fallback_is_refused() {
-    // G = 8 is not a multiple of cn = 16: the strided he-rotate fallback is not executed.
+fn striped_fallback_strided_he_rotate() {
+    // G = 8 and 4 are not multiples of cn = 16: the strided live he-rotate plan.
+    check(&striped(16, 4, 16, 1, 1, 0, 8), 256);
+    check(&striped(12, 3, 20, 3, 1, 1, 4), 512);
+    check(&striped(20, 3, 20, 3, 1, 1, 4), 512);
+    // Column fold (outputs in one row, inputs in both) and stride 2.
+    check(&striped(12, 3, 6, 3, 1, 1, 6), 512);
+    check(&striped(10, 6, 10, 3, 2, 1, 5), 256);
+    // Depthwise striped: G = ci = 12 < cn.
+    check(&striped(12, 3, 12, 3, 1, 1, 12), 512);
+}
+
+#[test]
+fn strided_groups_he_rotate_and_share_side() {
+    for accum in [Accum::HeRotate, Accum::Auto, Accum::ShareSide] {
+        let l = |ci, co, g| conv(ci, 3, 3, co, 3, 1, 1, g, None, accum, GroupLayout::Strided);
+        check(&l(16, 16, 4), 512);
+        check(&l(12, 6, 6), 512);
+        check(&l(20, 20, 2), 512);
+        check(&l(32, 32, 16), 512);
+    }
+}
+
+#[test]
+fn strided_groups_refused_under_cheetah() {
     let l = striped(16, 4, 16, 1, 1, 0, 8);
-    let cfg = cfg(KeyPolicy::PerStep, 256);
+    let mut cfg = cfg(KeyPolicy::PerStep, 256);
+    cfg.protocol = Protocol::Cheetah;
     let e = validate::run_layer(&l, &cfg, &opts()).unwrap_err();
     assert!(e.0.contains("not executed"), "{e}");
-    let e = run_layer(&l, &cfg, &opts()).unwrap_err();
-    assert!(e.0.contains("not a multiple of cn"), "{e}");
 }
 
 #[test]

@@ -12,9 +12,10 @@
 //! them): `he-rotate` / `auto` with contiguous groups (SCI_HE's plan); `share-side` with contiguous
 //! groups (the live partial sums of the dense or small-group plan returned unrotated, the client
 //! decrypting each and both parties aligning their plaintext share vectors and adding); `striped`
-//! with strided groups when G is a multiple of every sub-convolution's `cn` (slot-aligned plan).
-//! Strided groups under any other plan (including striped's strided he-rotate fallback) are
-//! refused.
+//! with strided groups: per sub-convolution the slot-aligned plan when G is a multiple of its `cn`,
+//! else (as for `he-rotate` / `auto` with strided groups) SCI_HE's dense plan on the whole layer
+//! with structurally zero work skipped (`StridedLivePlan`); `share-side` with strided groups
+//! returns that plan's live partial sums.
 //!
 //! Two-party semantics: the input `x` is secret-shared mod t (`x = x_c + x_s`); the client packs and
 //! encrypts `x_c`; the server evaluates the layer on the ciphertexts, adds an encrypted random mask
@@ -199,12 +200,9 @@ pub fn predicted_fhe_bytes(
     match &layer.op {
         Op::Conv(c) => {
             let jobs = conv_jobs(layer.input, layer.output.c, c, cfg.ring_degree)?;
-            let (g_in, g_out) = (
-                layer.input.c as u64 / c.groups as u64,
-                layer.output.c as u64 / c.groups as u64,
-            );
+            let (ci, co, groups) = (layer.input.c as u64, layer.output.c as u64, c.groups as u64);
             Ok(jobs.iter().fold(FheBytes::default(), |acc, j| {
-                let b = per(j.layout.n, j.layout.inp_ct, job_returned(j, g_in, g_out));
+                let b = per(j.layout.n, j.layout.inp_ct, job_returned(j, ci, co, groups));
                 FheBytes {
                     up: acc.up + b.up,
                     down: acc.down + b.down,
@@ -229,11 +227,14 @@ pub fn predicted_fhe_bytes(
 // ---------------------------------------------------------------------------------------------
 
 /// Ciphertexts a job returns: its outputs, or (share-side) its live partial sums.
-fn job_returned(j: &Job, g_in: u64, g_out: u64) -> u64 {
+fn job_returned(j: &Job, ci: u64, co: u64, groups: u64) -> u64 {
     let l = &j.layout;
     match j.kind {
+        JobKind::Dense { .. } if j.share && j.live => {
+            strided_live_plan(l, ci, co, groups, KeyPolicy::PerStep).partials
+        }
         JobKind::Dense { .. } if j.share => {
-            strided_live_plan(l, g_in, g_out, 1, KeyPolicy::PerStep).partials
+            strided_live_plan(l, ci / groups, co / groups, 1, KeyPolicy::PerStep).partials
         }
         JobKind::SmallGroup { g } if j.share => {
             l.inp_ct * group_offsets(g, l.hc as usize).len() as u64
@@ -514,6 +515,9 @@ struct Job {
     kind: JobKind,
     /// `accum: share-side`: the partial sums are returned unrotated and aligned on the shares.
     share: bool,
+    /// Strided groups on the dense plan over the whole layer: structurally zero work skipped
+    /// (`StridedLivePlan`).
+    live: bool,
 }
 
 /// The plan of `packing::simd::conv_into`: Gazelle's strided decomposition, empty sub-filters
@@ -539,12 +543,6 @@ fn conv_jobs(input: Shape, co: u32, c: &Conv, n_min: u64) -> Result<Vec<Job>> {
             "accum: striped needs a grouped convolution with group_layout: strided",
         ));
     }
-    if strided && !striped {
-        return Err(fail(format!(
-            "the {} plan with group_layout: strided is counted but not executed yet",
-            c.accum.name()
-        )));
-    }
     let mut jobs = Vec::new();
     for r in 0..c.sh.min(c.kh) {
         for col in 0..c.sw.min(c.kw) {
@@ -566,25 +564,21 @@ fn conv_jobs(input: Shape, co: u32, c: &Conv, n_min: u64) -> Result<Vec<Job>> {
                     layout,
                     kind,
                     share,
+                    live: strided,
                 })
             };
             let probe = SciLayout::new(h, w, input.c as u64, co as u64, n_min).map_err(fail)?;
-            if striped {
-                if !groups.is_multiple_of(probe.cn()) {
-                    return Err(fail(format!(
-                        "accum: striped with G = {groups} not a multiple of cn = {} (a \
-                         {h}x{w} sub-convolution at N = {}) falls back to the strided he-rotate \
-                         plan, which is counted but not executed yet",
-                        probe.cn(),
-                        probe.n
-                    )));
-                }
+            if striped && groups.is_multiple_of(probe.cn()) {
                 push(
                     probe,
                     JobKind::Striped {
                         groups: groups as usize,
                     },
                 );
+            } else if strided {
+                // The dense plan on the whole layer, zero weights outside the groups (striped
+                // with G not a multiple of cn falls back to it).
+                push(probe, JobKind::Dense { group: 0 });
             } else if groups > 1 && g_in == g_out && probe.hc % g_in == 0 {
                 push(probe, JobKind::SmallGroup { g: g_in as usize });
             } else {
@@ -914,6 +908,7 @@ fn fill_block(mask: &mut [u64], base: usize, h: usize, w: usize, a: usize, b: us
 /// `(in_base, n_in, out_base, n_out)`: the global input and output channels a job covers.
 fn job_channels(d: &ConvData, co: usize, job: &Job) -> (usize, usize, usize, usize) {
     match job.kind {
+        JobKind::Dense { .. } if d.strided => (0, d.ci, 0, co),
         JobKind::Dense { group } => (group * d.g_in, d.g_in, group * d.g_out, d.g_out),
         JobKind::SmallGroup { .. } | JobKind::Striped { .. } => (0, d.ci, 0, co),
     }
@@ -1505,11 +1500,24 @@ fn dense_middle(
     let convs = dense_products(p, d, co, job, prep, rots, clock)?;
     let mut switched = Vec::with_capacity(convs.len());
     for c in convs {
-        let mut c = c.unwrap_or_else(|| p.zero.clone());
-        p.he.mod_switch(&mut c)?;
-        switched.push(Some(c));
+        // Live plan: a partial sum without a live mask is neither switched, rotated nor added.
+        let c = if job.live {
+            c
+        } else {
+            Some(c.unwrap_or_else(|| p.zero.clone()))
+        };
+        switched.push(match c {
+            Some(mut c) => {
+                p.he.mod_switch(&mut c)?;
+                Some(c)
+            }
+            None => None,
+        });
     }
     let mut convs = switched;
+    // The column fold: inputs in the second row (live plan: with a live product there).
+    let fold_live =
+        out_halves == 1 && l.inp_halves > 1 && (!job.live || second_row_live(d, co, job));
 
     // Output rotations.
     let zero1 = p.zero_next_level()?;
@@ -1520,41 +1528,70 @@ fn dense_middle(
         for rot in 0..hc {
             let conv_idx = perm * hc + rot;
             let step = -((((hc - rot) % hc) * s) as i64);
-            let c = convs[conv_idx]
-                .take()
-                .expect("each partial sum rotated once");
-            let r = p.rotate_owned(c, step, RotKind::External)?;
-            accumulate(&mut p.he, &mut part0, r, &zero1);
-            if half_perms > 1 {
-                let c = convs[conv_idx + hc]
-                    .take()
-                    .expect("each partial sum rotated once");
+            if let Some(c) = convs[conv_idx].take() {
+                let r = p.rotate_owned(c, step, RotKind::External)?;
+                accumulate(&mut p.he, &mut part0, r, &zero1);
+            }
+            if half_perms > 1
+                && let Some(c) = convs[conv_idx + hc].take()
+            {
                 let r = p.rotate_owned(c, step, RotKind::External)?;
                 accumulate(&mut p.he, &mut part1, r, &zero1);
             }
         }
         let out_idx = (perm / 2) % out_ct;
-        let part0 = part0.unwrap_or_else(|| zero1.clone());
-        // Outputs fit one row, inputs span both: fold the rows together.
-        let fold = if perm == 0 && out_halves == 1 && l.inp_halves > 1 {
-            Some(p.he.swap_rows(&part0, RotKind::External)?)
+        // Live plan: a pair member without a live partial sum is not added (nor swapped).
+        let part0 = if job.live {
+            part0
         } else {
-            None
+            Some(part0.unwrap_or_else(|| zero1.clone()))
         };
-        accumulate(&mut p.he, &mut result[out_idx], part0, &zero1);
-        if let Some(sw) = fold {
-            accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
+        if let Some(part0) = part0 {
+            // Outputs fit one row, inputs span both: fold the rows together.
+            let fold = if perm == 0 && fold_live {
+                Some(p.he.swap_rows(&part0, RotKind::External)?)
+            } else {
+                None
+            };
+            accumulate(&mut p.he, &mut result[out_idx], part0, &zero1);
+            if let Some(sw) = fold {
+                accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
+            }
         }
         if half_perms > 1 {
-            let part1 = part1.unwrap_or_else(|| zero1.clone());
-            let sw = p.he.swap_rows(&part1, RotKind::External)?;
-            accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
+            let part1 = if job.live {
+                part1
+            } else {
+                Some(part1.unwrap_or_else(|| zero1.clone()))
+            };
+            if let Some(part1) = part1 {
+                let sw = p.he.swap_rows(&part1, RotKind::External)?;
+                accumulate(&mut p.he, &mut result[out_idx], sw, &zero1);
+            }
         }
     }
     Ok(result
         .into_iter()
         .map(|r| r.unwrap_or_else(|| zero1.clone()))
         .collect())
+}
+
+/// Whether a product from an input in the second row is live for the first half-permutation
+/// (outputs in one row, so output channel `(chan - r) mod hc` of input block `chan`): some input
+/// channel there shares a group with an existing output channel at some offset.
+fn second_row_live(d: &ConvData, co: usize, job: &Job) -> bool {
+    let l = &job.layout;
+    let hc = l.hc as usize;
+    (0..l.inp_ct as usize).any(|k| {
+        (0..hc).any(|chan| {
+            let ch = (2 * k + 1) * hc + chan;
+            ch < d.ci
+                && (0..hc).any(|rot| {
+                    let o = (chan + hc - rot) % hc;
+                    o < co && d.index_in_group(o, ch).is_some()
+                })
+        })
+    })
 }
 
 /// The small-group middle (background.md 5.2-5.3, `small_group_subconv`): per input ciphertext and
