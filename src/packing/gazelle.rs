@@ -143,9 +143,9 @@ fn live_nonzero_offsets(cn: u64, a: u64, o: u64) -> impl Iterator<Item = u64> {
     (1..cn).filter(move |&r| all || r < o || r > cn - a)
 }
 
-/// Counts of a plan where every output stays in its input's slot block (depthwise, slot-aligned
-/// striped mixing): internal rotations per input ciphertext, `scmult` products each added once, no
-/// cross-channel rotation.
+/// Counts of a plan without cross-channel rotations: internal rotations per input ciphertext,
+/// `scmult` products each added once, the ciphertexts and their bytes. Depthwise and slot-aligned
+/// striped mixing are exactly this; the rotating plans add their external rotations on top.
 fn block_aligned(p: &Packed, t: u64, step_ks: u64, n: u64, scmult: u64) -> OpCounts {
     OpCounts {
         internal_rot: p.inp_ct * (t - 1),
@@ -164,10 +164,7 @@ fn block_aligned(p: &Packed, t: u64, step_ks: u64, n: u64, scmult: u64) -> OpCou
 
 /// Adds one sub-convolution's counts to the layer's; the first sets `n` and `cn`.
 fn record(total: &mut LayerCost, n: u64, cn: u64, counts: OpCounts) {
-    if total.n.is_none() {
-        total.n = Some(n);
-        total.cn = Some(cn);
-    }
+    total.note_layout(n, cn);
     total.counts += counts;
 }
 
@@ -267,20 +264,7 @@ pub fn conv_as(
             // Other grouped convolutions: `groups` independent convolutions.
             let p = Packed::new(footprint, g_in, g_out, n);
             let diag_total = p.sum_pairs(|a, o| diagonals(p.cn, a, o));
-            let scmult = t * diag_total;
-            let mut counts = OpCounts {
-                internal_rot: p.inp_ct * (t - 1),
-                key_switch: p.inp_ct * step_ks,
-                scmult,
-                add: scmult,
-                ct_up: p.inp_ct,
-                ct_down: p.out_ct,
-                bytes_up: p.inp_ct * ct_bytes(n),
-                bytes_down: p.out_ct * ct_bytes(n),
-                enc: p.inp_ct + p.out_ct,
-                dec: p.out_ct,
-                ..OpCounts::default()
-            };
+            let mut counts = block_aligned(&p, t, step_ks, n, t * diag_total);
             if p.tiles == 1 && share_side {
                 // The per-(output ciphertext, diagonal) sums, returned unrotated.
                 let a = p.max_in();

@@ -134,6 +134,16 @@ pub struct LayerCost {
     pub cn: Option<u64>,
 }
 
+impl LayerCost {
+    /// Records `n` and `cn` of a sub-convolution unless an earlier (the first, largest) one did.
+    pub(crate) fn note_layout(&mut self, n: u64, cn: u64) {
+        if self.n.is_none() {
+            self.n = Some(n);
+            self.cn = Some(cn);
+        }
+    }
+}
+
 /// A layer the protocol cannot run (for example an image too large for any ring degree).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountError {

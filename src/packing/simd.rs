@@ -923,55 +923,38 @@ pub fn conv_into_as(
             let taps = phase_taps(c, r, col);
             let sub = subconv(lh, lw, input.c as u64, co as u64, c, accum, taps, cfg)?;
             total.counts += sub.counts;
-            if total.n.is_none() {
-                total.n = Some(sub.layout.n);
-                total.cn = Some(sub.layout.cn());
-            }
+            total.note_layout(sub.layout.n, sub.layout.cn());
             Ok(())
         });
     }
     // The default (SCI_HE's own plans): the hot path, counted in place.
-    let hp = input.h as u64 + c.pad.top as u64 + c.pad.bottom as u64;
-    let wp = input.w as u64 + c.pad.left as u64 + c.pad.right as u64;
-    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
-    let limit_h = fh + (hp - fh) / sh * sh;
-    let limit_w = fw + (wp - fw) / sw * sw;
     let groups = c.groups as u64;
     let g_in = input.c as u64 / groups;
     let g_out = co as u64 / groups;
     let dense = c.is_dense();
-    // Phases past the kernel hold no taps.
-    for r in 0..c.sh.min(c.kh) {
-        for col in 0..c.sw.min(c.kw) {
-            let lh = ceil_div(limit_h - r as u64, sh);
-            let lw = ceil_div(limit_w - col as u64, sw);
-            let taps = phase_taps(c, r, col);
-            let layout = if groups == 1 && dense {
-                // Dense kernel: the sub-filter is the full lfh x lfw grid (no tap filtering).
-                let (lfh, lfw) = (ceil_div(fh - r as u64, sh), ceil_div(fw - col as u64, sw));
-                let grid = (0..lfh).flat_map(move |y| (0..lfw).map(move |x| (y, x)));
-                dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, grid, cfg)?
-            } else if taps.clone().next().is_none() {
-                continue; // empty sub-filter: skipped
-            } else if groups == 1 {
-                dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, taps, cfg)?
+    let (fh, fw, sh, sw) = (c.kh as u64, c.kw as u64, c.sh as u64, c.sw as u64);
+    for_each_subconv(input, c, |lh, lw, r, col| {
+        let taps = phase_taps(c, r, col);
+        let layout = if groups == 1 && dense {
+            // Dense kernel: the sub-filter is the full lfh x lfw grid (no tap filtering).
+            let (lfh, lfw) = (ceil_div(fh - r as u64, sh), ceil_div(fw - col as u64, sw));
+            let grid = (0..lfh).flat_map(move |y| (0..lfw).map(move |x| (y, x)));
+            dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, grid, cfg)?
+        } else if groups == 1 {
+            dense_subconv_into(&mut total.counts, 1, lh, lw, g_in, g_out, taps, cfg)?
+        } else {
+            let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
+            if g_in == g_out && probe.hc % g_in == 0 {
+                let (counts, l) = small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?;
+                total.counts += counts;
+                l
             } else {
-                let probe = SciLayout::new(lh, lw, input.c as u64, co as u64, cfg.ring_degree)?;
-                if g_in == g_out && probe.hc % g_in == 0 {
-                    let (counts, l) = small_group_subconv(lh, lw, input.c as u64, g_in, taps, cfg)?;
-                    total.counts += counts;
-                    l
-                } else {
-                    dense_subconv_into(&mut total.counts, groups, lh, lw, g_in, g_out, taps, cfg)?
-                }
-            };
-            if total.n.is_none() {
-                total.n = Some(layout.n);
-                total.cn = Some(layout.cn());
+                dense_subconv_into(&mut total.counts, groups, lh, lw, g_in, g_out, taps, cfg)?
             }
-        }
-    }
-    Ok(())
+        };
+        total.note_layout(layout.n, layout.cn());
+        Ok(())
+    })
 }
 
 /// A fully connected layer `ni -> no` by the hybrid method of `fc-field.cpp` (background.md 3.6),
