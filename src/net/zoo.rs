@@ -14,9 +14,9 @@
 //!   shortcut, a plain `block`.
 
 use super::spec::{
-    Accum, AddSpec, BlockSpec, ConvSpec, DepthwiseSpec, FcSpec, GroupLayout, InputSpec,
-    KernelShape, NetworkSpec, Node, Padding, Pair, Plain, PoolSpec, ResidualSpec, StageSpec,
-    StriaBlockSpec,
+    Accum, AddSpec, BasicSpec, BlockSpec, BottleneckSpec, ConvSpec, FcSpec, GroupLayout, InputSpec,
+    InvertedResidualSpec, KernelShape, NetworkSpec, Node, Padding, Pair, Plain, PoolSpec,
+    StageSpec, StriaBlockSpec,
 };
 use std::path::{Path, PathBuf};
 
@@ -250,41 +250,28 @@ fn resnet(stem_name: &str, res: u32, classes: u32, depth: Depth, stem: Stem) -> 
 
 /// A post-activation ResNet block with mid width `w`: basic (`expansion` 1: 3x3 stride s, 3x3) or
 /// bottleneck (`expansion` 4: 1x1, 3x3 stride s, 1x1 -> 4w), then `add` of the identity or the
-/// 1x1/s projection (`downsample`), then ReLU.
+/// 1x1/s projection (`downsample`), then ReLU: the `basic` / `bottleneck` spec blocks, lowered.
 fn resnet_block(in_c: u32, w: u32, expansion: u32, s: u32) -> Node {
-    let out = expansion * w;
-    let mut layers = if expansion == 1 {
-        [
-            conv_bn(1, w, 3, s, 1),
-            vec![plain(Node::Relu, "relu1")],
-            conv_bn(2, w, 3, 1, 1),
-        ]
-        .concat()
+    let lowered = if expansion == 1 {
+        BasicSpec {
+            name: None,
+            input: None,
+            out_channels: w,
+            stride: s,
+        }
+        .lower(in_c)
     } else {
-        [
-            conv_bn(1, w, 1, 1, 0),
-            vec![plain(Node::Relu, "relu1")],
-            conv_bn(2, w, 3, s, 1),
-            vec![plain(Node::Relu, "relu2")],
-            conv_bn(3, out, 1, 1, 0),
-        ]
-        .concat()
+        BottleneckSpec {
+            name: None,
+            input: None,
+            out_channels: expansion * w,
+            stride: s,
+            width: Some(w),
+            ratio: None,
+        }
+        .lower(in_c)
     };
-    let body_out = format!("bn{}", if expansion == 1 { 2 } else { 3 });
-    let shortcut = if s != 1 || in_c != out {
-        layers.push(with_input(conv("downsample", out, 1, s, 0), "input"));
-        layers.push(plain(Node::Batchnorm, "downsample_bn"));
-        "downsample_bn"
-    } else {
-        "input"
-    };
-    layers.push(Node::Add(AddSpec {
-        name: name("add"),
-        input: Some(body_out),
-        from: shortcut.into(),
-    }));
-    layers.push(plain(Node::Relu, "relu"));
-    block(layers)
+    lowered.expect("zoo ResNet blocks are valid")
 }
 
 /// A pre-activation bottleneck (TF ResNet v2 as lowered by EzPC): BN and ReLU on the block input,
@@ -375,41 +362,17 @@ fn mobilenet_v2(stem_name: &str, res: u32, classes: u32, stem: Stem) -> NetworkS
 /// -> c without activation. Identity shortcut when s = 1 and C = c; with `projection`, stride-1
 /// blocks that change width get a 1x1 conv + BN shortcut (kuangliu's CIFAR version).
 fn inverted_residual(in_c: u32, t: u32, c: u32, s: u32, projection: bool) -> Node {
-    let mut body = Vec::new();
-    if t != 1 {
-        body.extend(conv_bn(1, in_c * t, 1, 1, 0));
-        body.push(plain(Node::Relu6, "relu1"));
-    }
-    body.extend([
-        Node::Depthwise(DepthwiseSpec {
-            name: name("conv2"),
-            input: None,
-            kernel: Pair(3, 3),
-            stride: Pair(s, s),
-            padding: Padding::all(1),
-            multiplier: 1,
-            taps: None,
-            kernel_shape: KernelShape::Dense,
-            accum: Accum::HeRotate,
-        }),
-        plain(Node::Batchnorm, "bn2"),
-        plain(Node::Relu6, "relu2"),
-    ]);
-    body.extend(conv_bn(3, c, 1, 1, 0));
-    let shortcut = match (s, in_c == c) {
-        (1, true) => Vec::new(),
-        (1, false) if projection => vec![
-            conv("shortcut", c, 1, 1, 0),
-            plain(Node::Batchnorm, "shortcut_bn"),
-        ],
-        _ => return block(body),
-    };
-    Node::Residual(ResidualSpec {
+    InvertedResidualSpec {
         name: None,
         input: None,
-        body,
-        shortcut,
-    })
+        out_channels: c,
+        expansion: t,
+        stride: s,
+        kernel: 3,
+        projection,
+    }
+    .lower(in_c)
+    .expect("zoo MobileNetV2 blocks are valid")
 }
 
 // ---------------------------------------------------------------------------------------------
