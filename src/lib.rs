@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cost;
 pub mod error;
 pub mod eval;
+pub mod explore;
 pub mod he;
 pub mod net;
 pub mod packing;

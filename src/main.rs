@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use stria::cost::price::{CostProfile, Link, load_link, load_profile};
 use stria::eval::{Setting, evaluate};
+use stria::explore::{Generator, Strategy};
 use stria::he::KeyPolicy;
 use stria::net::{Network, load_network, zoo};
 use stria::packing::Protocol;
@@ -154,12 +155,76 @@ enum Command {
         #[arg(long, default_value = "configs/profiles/measured.json")]
         output: PathBuf,
     },
+    /// Search a space of architectures (configs/search/*.json): latency and traffic against
+    /// capacity, Pareto front, resumable and sharded.
+    Search {
+        /// Search space file, e.g. configs/search/strianet-cifar10.json.
+        space: PathBuf,
+        /// Default: exhaustive when the whole space fits the budget, random otherwise.
+        #[arg(long, value_enum)]
+        strategy: Option<Strategy>,
+        /// Candidates to evaluate (over all shards).
+        #[arg(long, default_value_t = 1_000_000)]
+        budget: u64,
+        /// Seed of the random and evolution strategies.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Evaluate the K-th of N deterministic slices (`--shard 0/4`).
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Continue the search in --output from its checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Output directory (default results/search/<space name>-<generator>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Write every candidate to all.csv (default for budgets up to 1,000,000).
+        #[arg(long, overrides_with = "no_keep_all")]
+        keep_all: bool,
+        /// Do not write all.csv (the front, checkpoint and summary only).
+        #[arg(long)]
+        no_keep_all: bool,
+        /// Override the ratio knob's generator (cpas or uniform).
+        #[arg(long, value_enum)]
+        generator: Option<Generator>,
+    },
+    /// Join the outputs of sharded runs of one search and recompute the Pareto front.
+    Merge {
+        /// Search output directories (one per shard).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged all.csv, pareto.csv and best/.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
         /// Directory to write into.
         #[arg(long, default_value = "configs/models")]
         output_dir: PathBuf,
     },
+}
+
+/// `K/N` with `K < N`.
+fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N (e.g. 0/4), got `{s}`"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad shard index `{k}`"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad shard count `{n}`"))?;
+    if n == 0 || k >= n {
+        return Err(format!("need 0 <= K < N, got {k}/{n}"));
+    }
+    Ok((k, n))
 }
 
 fn main() {
@@ -343,6 +408,72 @@ fn run(cli: Cli) -> Result<()> {
             write_profile(&profile, &output)
                 .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!("wrote {}", output.display());
+            Ok(())
+        }
+        Command::Search {
+            space,
+            strategy,
+            budget,
+            seed,
+            threads,
+            shard,
+            resume,
+            output,
+            keep_all,
+            no_keep_all,
+            generator,
+        } => {
+            let compiled = stria::explore::load(&space, generator)?;
+            if let Some(w) = compiled.setting.count.check_security() {
+                eprintln!(
+                    "warning: {}: {w}; counting anyway (the counts do not depend on security)",
+                    compiled.setting.count.protocol
+                );
+            }
+            let output = output.unwrap_or_else(|| {
+                let g = compiled.generator.map(|g| g.name()).unwrap_or("fixed");
+                PathBuf::from(format!("results/search/{}-{g}", compiled.space.name))
+            });
+            let opt = stria::explore::Options {
+                strategy,
+                budget,
+                seed,
+                threads,
+                shard: shard.unwrap_or((0, 1)),
+                resume,
+                output: output.clone(),
+                keep_all: if keep_all {
+                    Some(true)
+                } else if no_keep_all {
+                    Some(false)
+                } else {
+                    None
+                },
+                progress: true,
+            };
+            eprintln!(
+                "searching {} ({} candidates) with seed {seed}, writing {}",
+                space.display(),
+                compiled.total,
+                output.display()
+            );
+            let summary = stria::explore::search(&compiled, &opt)?;
+            print!("{}", stria::explore::summary_text(&compiled, &summary));
+            Ok(())
+        }
+        Command::Merge { dirs, output } => {
+            let m = stria::explore::merge::merge(&dirs, &output)?;
+            println!(
+                "merged {} directories into {}: {} Pareto points{}",
+                dirs.len(),
+                output.display(),
+                m.front,
+                if m.all_csv {
+                    format!(", {} rows in all.csv", m.rows)
+                } else {
+                    String::new()
+                }
+            );
             Ok(())
         }
         Command::Zoo { output_dir } => {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// How Galois keys are provisioned, which decides what a rotation by `k` costs in key switches
 /// (background.md section 1.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyPolicy {
     /// One Galois key per rotation amount used (Gazelle): every rotation is one key switch.

@@ -44,7 +44,8 @@
 //!   C = c (or with `projection`), a `block` otherwise.
 //! - `{"type": "stria_block", "out_channels": C_out, "ratio": r, "stride": s, "groups": G}`
 //!   (background.md 8.5; `kernel` 3, `kernel_shape` `cross`, `accum` `striped`, `groups` 16 and
-//!   `ratio` 1 by default): `conv1` 1x1 C -> C_mid (groups G, strided), `bn1`, `relu1`,
+//!   `ratio` 1 by default; `"width": C_mid` instead of `ratio` gives the middle width itself, a
+//!   multiple of G): `conv1` 1x1 C -> C_mid (groups G, strided), `bn1`, `relu1`,
 //!   `shuffle1` (transpose of G groups), `conv2` depthwise k x k/s pad k/2 (`kernel_shape`),
 //!   `bn2`, `relu2`, `shuffle2`, `conv3` 1x1 C_mid -> C_out (groups G, strided), `bn3`, then
 //!   `add` of the identity or, when the shape changes, of `downsample` (1x1/s, groups G,
@@ -403,9 +404,13 @@ pub struct StriaBlockSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
     pub out_channels: u32,
-    /// `C_mid / C_in` before snapping to a multiple of `groups` (default 1).
+    /// `C_mid / C_in` before snapping to a multiple of `groups` (default 1); exclusive with
+    /// `width`.
     #[serde(default = "ratio_one", skip_serializing_if = "is_ratio_one")]
     pub ratio: f64,
+    /// The middle width `C_mid` itself, a multiple of `groups`; exclusive with `ratio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub stride: u32,
     /// Spatial kernel side of the depthwise layer (odd).
@@ -633,8 +638,21 @@ impl InvertedResidualSpec {
 }
 
 impl StriaBlockSpec {
-    /// The middle width for `in_c` input channels: `G * max(1, round(ratio * in_c / G))`.
+    /// The middle width for `in_c` input channels: `width`, or `G * max(1, round(ratio * in_c /
+    /// G))`.
     pub fn mid(&self, in_c: u32) -> Result<u32, String> {
+        if let Some(w) = self.width {
+            if self.ratio != 1.0 {
+                return Err("give either `width` or `ratio`, not both".into());
+            }
+            if w == 0 || !w.is_multiple_of(self.groups.max(1)) {
+                return Err(format!(
+                    "width = {w} must be a positive multiple of groups = {}",
+                    self.groups
+                ));
+            }
+            return Ok(w);
+        }
         let r = self.ratio;
         if !(r.is_finite() && r > 0.0) {
             return Err(format!("ratio must be a positive number, got {r}"));

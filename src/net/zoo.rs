@@ -527,6 +527,7 @@ fn strianet_body(
                         input: None,
                         out_channels: st.width,
                         ratio,
+                        width: None,
                         stride: if i > 0 && b == 0 { 2 } else { 1 },
                         kernel: 3,
                         kernel_shape: KernelShape::Cross,

@@ -23,7 +23,9 @@ use crate::net::{Conv, Layer, Network, Op};
 use serde::Serialize;
 
 /// Which packing / framework to count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     /// CrypTFlow2 SCI_HE: exactly the EzPC code's logic.
