@@ -14,7 +14,7 @@
 //! around it, so the sum equals the evaluation of the whole network (tests check it on random
 //! candidates of every shipped space, and `stria search` re-evaluates every Pareto point whole).
 
-use super::space::{Generator, Metric, Per, SpaceFile};
+use super::space::{Generator, Groups, Metric, Per, SpaceFile};
 use crate::cost::price::{load_link, load_profile};
 use crate::error::SpecError;
 use crate::eval::{LayerEval, Setting, evaluate};
@@ -189,6 +189,10 @@ pub enum DimKind {
         stage: Option<usize>,
         values: Vec<Accum>,
     },
+    Groups {
+        stage: Option<usize>,
+        values: Vec<Groups>,
+    },
 }
 
 /// One dimension of the space: its column name, the printable value of each choice, and what
@@ -322,8 +326,15 @@ impl Compiled {
         SpecError::file(&self.file, m)
     }
 
-    /// Builds and evaluates a piece (stem, one block, head) as a network of its own.
-    fn piece(&self, input: (u32, u32, u32), spec: Value) -> Result<(Network, Metrics), String> {
+    /// Builds and evaluates a piece (stem, one block, head) as a network of its own;
+    /// `reads_input`: the piece starts at the network input (the stem, or the first stage when
+    /// there is no stem).
+    fn piece(
+        &self,
+        input: (u32, u32, u32),
+        spec: Value,
+        reads_input: bool,
+    ) -> Result<(Network, Metrics), String> {
         let mut obj = match spec {
             Value::Object(o) => o,
             _ => unreachable!("pieces are objects"),
@@ -335,7 +346,14 @@ impl Compiled {
         );
         let spec =
             parse_spec(&Value::Object(obj).to_string(), &self.file).map_err(|e| e.to_string())?;
-        let net = build(&spec, &self.file).map_err(|e| e.to_string())?;
+        let mut net = build(&spec, &self.file).map_err(|e| e.to_string())?;
+        if !reads_input {
+            // A block or the head reads an intermediate tensor (secret-shared), not the
+            // client's own input: Cheetah's share handling differs (coeff::conv).
+            for l in &mut net.layers {
+                l.reads_input = false;
+            }
+        }
         let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;
         let m = Metrics::of_rows(&rows);
         Ok((net, m))
@@ -347,7 +365,7 @@ impl Compiled {
         let mut cur = (i.channels, i.height, i.width);
         if !self.space.stem.is_empty() {
             let (net, _) = self
-                .piece(cur, json!({"layers": self.space.stem}))
+                .piece(cur, json!({"layers": self.space.stem}), true)
                 .map_err(|e| self.err(format!("stem: {e}")))?;
             let o = net.layers.last().expect("non-empty stem").output;
             cur = (o.c, o.h, o.w);
@@ -363,6 +381,7 @@ impl Compiled {
                     cur,
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1,
                                        "stride": st.stride}]}),
+                    true,
                 )
                 .map_err(|e| self.err(format!("field `stages[{s}]`: {e}")))?;
             let o = net.layers[0].output;
@@ -370,6 +389,7 @@ impl Compiled {
                 .piece(
                     (w, o.h, o.w),
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1}]}),
+                    false,
                 )
                 .map_err(|e| self.err(format!("field `stages[{s}]`: {e}")))?;
             let cost = crate::packing::count_layer(&probe.layers[0], &self.setting.count)
@@ -456,6 +476,7 @@ impl Compiled {
                 "kernel_shape",
             ),
             (k.accum.as_ref().map(|c| (c.per, c.values.len())), "accum"),
+            (k.groups.as_ref().map(|c| (c.per, c.values.len())), "groups"),
         ] {
             let Some((per, _)) = knob else { continue };
             if let Some(s) = stages
@@ -482,12 +503,19 @@ impl Compiled {
                         labels: values.iter().map(json_label).collect(),
                         kind: DimKind::Kernel { stage, values },
                     }
-                } else {
+                } else if field == "accum" {
                     let values = k.accum.as_ref().expect("present").values.clone();
                     Dim {
                         name,
                         labels: values.iter().map(|v| v.name().to_string()).collect(),
                         kind: DimKind::Accum { stage, values },
+                    }
+                } else {
+                    let values = k.groups.as_ref().expect("present").values.clone();
+                    Dim {
+                        name,
+                        labels: values.iter().map(json_label).collect(),
+                        kind: DimKind::Groups { stage, values },
                     }
                 };
                 self.dims.push(dim);
@@ -527,9 +555,9 @@ impl Compiled {
                     *stage == s && values.iter().any(|&v| (v as usize) <= b)
                 }
                 DimKind::Units { stage, block, .. } => *stage == s && block.is_none_or(|x| x == b),
-                DimKind::Kernel { stage, .. } | DimKind::Accum { stage, .. } => {
-                    stage.is_none_or(|x| x == s)
-                }
+                DimKind::Kernel { stage, .. }
+                | DimKind::Accum { stage, .. }
+                | DimKind::Groups { stage, .. } => stage.is_none_or(|x| x == s),
             })
             .map(|(i, _)| i)
             .collect()
@@ -586,6 +614,16 @@ impl Compiled {
         if b == 0 && st.stride != 1 {
             obj.insert("stride".into(), json!(st.stride));
         }
+        for (d, &x) in self.dims.iter().zip(digits) {
+            if let DimKind::Groups { stage, values } = &d.kind
+                && stage.is_none_or(|y| y == s)
+            {
+                obj.insert(
+                    "groups".into(),
+                    serde_json::to_value(values[x as usize]).expect("enum"),
+                );
+            }
+        }
         if obj.get("groups").and_then(Value::as_str) == Some("cn") {
             obj.insert("groups".into(), json!(self.cn[s]));
         }
@@ -641,7 +679,11 @@ impl Compiled {
         // The stem: constant.
         if !self.space.stem.is_empty() {
             let (_, m) = self
-                .piece(self.stem_out_input(), json!({"layers": self.space.stem}))
+                .piece(
+                    self.stem_out_input(),
+                    json!({"layers": self.space.stem}),
+                    true,
+                )
                 .map_err(|e| self.err(format!("stem: {e}")))?;
             self.push_term(Vec::new(), vec![m]);
         }
@@ -668,7 +710,8 @@ impl Compiled {
                         Some(m) => *m,
                         None => {
                             let piece = json!({"stages": [{"blocks": [node]}]});
-                            let m = match self.piece(input, piece) {
+                            let first = s == 0 && b == 0 && self.space.stem.is_empty();
+                            let m = match self.piece(input, piece, first) {
                                 Ok((_, mut m)) => {
                                     m.max_block_internal_rot = m.internal_rot;
                                     m.block_external_rot = m.external_rot;
@@ -679,9 +722,15 @@ impl Compiled {
                                         "stages[0].blocks[0]",
                                         &format!("stages[{s}].blocks[{b}]"),
                                     );
-                                    self.reasons.push(e);
+                                    let at = match self.reasons.iter().position(|r| *r == e) {
+                                        Some(i) => i,
+                                        None => {
+                                            self.reasons.push(e);
+                                            self.reasons.len() - 1
+                                        }
+                                    };
                                     Metrics {
-                                        invalid: self.reasons.len() as u32,
+                                        invalid: at as u32 + 1,
                                         ..Metrics::default()
                                     }
                                 }
@@ -711,7 +760,11 @@ impl Compiled {
                     digits[d] = idx as u32;
                 }
                 let (_, m) = self
-                    .piece(self.head_input(&digits), json!({"layers": self.space.head}))
+                    .piece(
+                        self.head_input(&digits),
+                        json!({"layers": self.space.head}),
+                        false,
+                    )
                     .map_err(|e| self.err(format!("head: {e}")))?;
                 table.push(m);
             }
@@ -834,12 +887,12 @@ impl Compiled {
     }
 }
 
-/// `stages[2].blocks[1]` of `stages[2].blocks[1].conv2`.
+/// `stages[2].blocks[1]` of `stages[2].blocks[1].conv2` (or `layer3.blocks[1]` in a named stage).
 fn block_prefix(path: &str) -> Option<String> {
     let mut parts = path.splitn(3, '.');
     let a = parts.next()?;
     let b = parts.next()?;
-    (a.starts_with("stages[") && b.starts_with("blocks[")).then(|| format!("{a}.{b}"))
+    b.starts_with("blocks[").then(|| format!("{a}.{b}"))
 }
 
 fn json_label<T: serde::Serialize>(v: &T) -> String {

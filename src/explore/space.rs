@@ -84,6 +84,25 @@ pub struct Knobs {
     pub kernel_shape: Option<ChoiceKnob<KernelShape>>,
     #[serde(default)]
     pub accum: Option<ChoiceKnob<Accum>>,
+    /// Groups of a `stria_block`'s pointwise layers: numbers or `"cn"` (the stage's channels
+    /// per ciphertext); 1 makes them dense.
+    #[serde(default)]
+    pub groups: Option<ChoiceKnob<Groups>>,
+}
+
+/// A `groups` choice: a number, or `"cn"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Groups {
+    Count(u32),
+    Cn(CnWord),
+}
+
+/// The word `cn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CnWord {
+    Cn,
 }
 
 /// How bottleneck (middle) widths are proposed.
@@ -403,11 +422,23 @@ fn check(s: &SpaceFile) -> Result<(), String> {
     if k.accum.as_ref().is_some_and(|c| c.values.is_empty()) {
         return Err("field `knobs.accum.values`: empty".into());
     }
+    if k.groups.as_ref().is_some_and(|c| c.values.is_empty()) {
+        return Err("field `knobs.groups.values`: empty".into());
+    }
+    if k.groups
+        .as_ref()
+        .is_some_and(|c| c.values.contains(&Groups::Count(0)))
+    {
+        return Err("field `knobs.groups.values`: groups must be positive".into());
+    }
     if k.kernel_shape.as_ref().is_some_and(|c| c.per == Per::Block)
         || k.accum.as_ref().is_some_and(|c| c.per == Per::Block)
+        || k.groups.as_ref().is_some_and(|c| c.per == Per::Block)
     {
         return Err(
-            "fields `knobs.kernel_shape.per` / `knobs.accum.per`: `network` or `stage`".into(),
+            "fields `knobs.kernel_shape.per` / `knobs.accum.per` / `knobs.groups.per`: \
+             `network` or `stage`"
+                .into(),
         );
     }
     let o = &s.objectives;
