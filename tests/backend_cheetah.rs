@@ -319,3 +319,96 @@ fn search_partition() {
         DepthwiseMode::Homconv,
     );
 }
+
+/// A grouped conv with `group_layout: strided` (group j = channels `c mod G == j`, inputs and
+/// outputs alike) behind a ReLU.
+fn strided(out: u32, kernel: &str, extra: &str, groups: u32) -> String {
+    format!(
+        r#"{RELU}{{"type": "conv", "out_channels": {out}, "kernel": {kernel}, "groups": {groups},
+            "group_layout": "strided"{extra}}}"#
+    )
+}
+
+#[test]
+fn strided_groups_pointwise() {
+    // 6x6, 12 -> 12, 1x1, G = 4 (3 channels per group) at N = 256: Cw = min(256/36, 12) = 7,
+    // dC = 2. Re-packed contiguously, groups {0,4,8}, {1,5,9}, {2,6,10}, {3,7,11} sit at packed
+    // positions 0-2, 3-5, 6-8, 9-11 and touch 1, 1, 2, 1 blocks of 7: 5 x 3 outputs = 15
+    // products (in place they would touch 2 blocks each: 24). G = 4 does not divide Cw = 7.
+    let c = conv(&strided(12, "1", "", 4), (12, 6, 6), 256);
+    assert_eq!((c.ct_up, c.scmult, c.ct_down), (2, 15, 12));
+    // 4x4, 32 -> 16, G = 16 = Cw (256/16 = 16): groups of 2 inputs, 1 output; one block each.
+    let c = conv(&strided(16, "1", "", 16), (32, 4, 4), 256);
+    assert_eq!((c.ct_up, c.scmult, c.ct_down), (2, 16, 16));
+    // 6 -> 12 (g_in 2, g_out 4), G = 3, first layer (no AddPlain), stride 2 (sub-sampled).
+    let c = conv(
+        r#"{"type": "conv", "out_channels": 12, "kernel": 1, "stride": 2, "groups": 3,
+            "group_layout": "strided"}"#,
+        (6, 8, 8),
+        256,
+    );
+    assert_eq!((c.ct_up, c.scmult, c.ct_down, c.add), (1, 12, 12, 0));
+}
+
+#[test]
+fn strided_groups_3x3() {
+    // 6x6, 12 -> 8, 3x3 pad 1, G = 4 (g_in 3, g_out 2) at N = 256: padded 8x8, Cw = 4, dC = 3.
+    // Packed groups of 3 in blocks of 4 touch 1, 2, 2, 1 blocks: 6 x 2 = 12 products.
+    let c = conv(&strided(8, "3", r#", "padding": 1"#, 4), (12, 6, 6), 256);
+    assert_eq!((c.ct_up, c.scmult, c.ct_down), (3, 12, 8));
+    // G = 6 (g_in 2, a divisor of Cw = 4; G itself is not a multiple of Cw): 6 blocks x 1.
+    let c = conv(&strided(6, "3", r#", "padding": 1"#, 6), (12, 6, 6), 256);
+    assert_eq!(c.scmult, 6);
+    // G = 2 (g_in 6 > Cw): groups 0-5 and 6-11 touch 2 blocks each; 4 outputs each: 16.
+    let c = conv(&strided(8, "3", r#", "padding": 1"#, 2), (12, 6, 6), 256);
+    assert_eq!(c.scmult, 16);
+    // Stride 2 with overlapping spatial blocks, and a cross kernel.
+    conv(
+        &strided(6, "3", r#", "stride": 2, "padding": 1"#, 3),
+        (6, 33, 33),
+        512,
+    );
+    conv(
+        &strided(10, "3", r#", "padding": 1, "kernel_shape": "cross""#, 5),
+        (15, 5, 5),
+        256,
+    );
+    // The paper's search partition.
+    run(
+        &strided(8, "3", r#", "padding": 1"#, 4),
+        (12, 6, 6),
+        256,
+        Partition::Search,
+        DepthwiseMode::Homconv,
+    );
+}
+
+#[test]
+fn strided_groups_cost_as_contiguous() {
+    // The counter charges the strided layout the contiguous re-pack, never more than the groups
+    // left in place.
+    use stria::packing::coeff::{blocks_touched, blocks_touched_strided};
+    for g in 1..=12u64 {
+        for size in 1..=12u64 {
+            for cw in 1..=40u64 {
+                assert!(blocks_touched(g, size, cw) <= blocks_touched_strided(g, size, cw));
+            }
+        }
+    }
+    let (cfg, _) = cfg(256, Partition::Heuristic, DepthwiseMode::Homconv);
+    for (out, k, pad, g) in [(12, 1, 0, 4), (8, 3, 1, 4), (6, 3, 1, 6), (8, 3, 1, 2)] {
+        let layer = |layout: &str| {
+            let n = net(
+                &format!(
+                    r#"{RELU}{{"type": "conv", "out_channels": {out}, "kernel": {k},
+                        "padding": {pad}, "groups": {g}, "group_layout": "{layout}"}}"#
+                ),
+                12,
+                6,
+                6,
+            );
+            count_layer(n.layers.last().unwrap(), &cfg).unwrap().counts
+        };
+        assert_eq!(layer("strided"), layer("contiguous"), "{out} {k} {g}");
+    }
+}

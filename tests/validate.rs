@@ -32,14 +32,27 @@ fn validate_small_under_both_protocols() {
         let csv = std::fs::read_to_string(dir.path().join("validate.csv")).unwrap();
         let mut rdr = csv::Reader::from_reader(csv.as_bytes());
         let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-        // conv3x3, conv3x3_s2, depthwise, conv1x1, cross, bn, share_side, fc.
-        assert_eq!(rows.len(), 8, "{csv}");
+        // conv3x3, the StriaBlock (striped_pw, cross_dw, striped_proj), conv3x3_s2, depthwise,
+        // conv1x1, cross, bn, share_side, fc.
+        assert_eq!(rows.len(), 11, "{csv}");
         let h = rdr.headers().unwrap().clone();
         let col = |name: &str| h.iter().position(|x| x == name).unwrap();
         for r in &rows {
             assert_eq!(&r[col("counts_equal")], "true");
             assert_eq!(&r[col("correct")], "true");
             assert_eq!(r[col("predicted_scmult")], r[col("observed_scmult")]);
+        }
+        // The striped pointwise layers (strided groups, G = cn = 32 under CrypTFlow2) rotate
+        // nothing, and Cheetah runs their strided groups too.
+        let layers: Vec<&str> = rows.iter().map(|r| &r[col("layer")]).collect();
+        for name in ["striped_pw", "cross_dw", "striped_proj"] {
+            assert!(layers.contains(&name), "{protocol}: {layers:?}");
+        }
+        for r in rows
+            .iter()
+            .filter(|r| r[col("layer")].starts_with("striped_"))
+        {
+            assert_eq!(&r[col("observed_rot")], "0", "{protocol}: {r:?}");
         }
     }
 }

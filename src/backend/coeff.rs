@@ -1,7 +1,10 @@
 //! Cheetah coefficient packing executed on real BFV ciphertexts (background.md sections 4, 5.2,
-//! 5.3 and 10): HomConv (dense, strided, grouped, depthwise in both layouts), HomFC and HomBN,
-//! run with exactly the partition the closed-form counter `packing::coeff` chooses, through the
-//! counting [`Instrumented`] evaluator.
+//! 5.3 and 10): HomConv (dense, strided, grouped in both group layouts, depthwise in both
+//! layouts), HomFC and HomBN, run with exactly the partition the closed-form counter
+//! `packing::coeff` chooses, through the counting [`Instrumented`] evaluator. Strided groups
+//! (`c mod G == j`) are packed with every group contiguous, the counter's plan: packed position
+//! `j*g_in + k` holds channel `j + k*G`, the kernels follow, and returned ciphertext
+//! `j*g_out + k` is output channel `j + k*G`.
 //!
 //! Two-party semantics follow OpenCheetah (`hom_conv2d_ss.cc`, `hom_fc_ss.cc`, `hom_bn_ss.cc`;
 //! read, not copied):
@@ -44,6 +47,7 @@ use super::simd::OnlineClock;
 use super::{LayerRun, RunOptions};
 use crate::cost::OpCounts;
 use crate::he::KeyPolicy;
+use crate::net::graph::GroupLayout;
 use crate::net::{Conv, Layer, Op};
 use crate::packing::CountConfig;
 use crate::packing::coeff::{self as cc, DepthwiseMode, Partition};
@@ -529,6 +533,35 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
         }
     }
     let wt = |mo: usize, ci: usize, dy: usize, dx: usize| w[((mo * g_in + ci) * kh + dy) * kw + dx];
+    // Group layout: member `k` of output `mo`'s group is input channel `group_channel(mo, k)`
+    // (contiguous: `(mo / g_out)*g_in + k`; strided: `mo mod G + k*G`).
+    let strided = groups > 1 && c.group_layout == GroupLayout::Strided;
+    let group_channel = |mo: usize, k: usize| {
+        if strided {
+            mo % groups + k * groups
+        } else {
+            (mo / g_out) * g_in + k
+        }
+    };
+    // The packing order (the counter's plan, packing::coeff module doc): every group contiguous.
+    // Packed input position `j*g_in + k` holds channel `in_chan(j*g_in + k)` (strided: `j + k*G`)
+    // and returned output `j*g_out + k` is output channel `out_chan(j*g_out + k)`; identity for
+    // contiguous groups. Both parties pack their shares, and the server its kernels, in this
+    // order, which costs nothing (background.md 1.1).
+    let in_chan = |pos: usize| {
+        if strided {
+            pos / g_in + (pos % g_in) * groups
+        } else {
+            pos
+        }
+    };
+    let out_chan = |pos: usize| {
+        if strided {
+            pos / g_out + (pos % g_out) * groups
+        } else {
+            pos
+        }
+    };
     // Reference: the strided integer convolution, mod t.
     let xp = |ci: usize, r: usize, q: usize| -> i64 {
         match (
@@ -541,7 +574,6 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
     };
     let mut expect = vec![0u64; m * oh * ow];
     for mo in 0..m {
-        let g = mo / g_out;
         for o in 0..oh {
             for q in 0..ow {
                 let mut acc = 0i64;
@@ -549,7 +581,7 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
                     for &(dy, dx) in &c.taps {
                         let (dy, dx) = (dy as usize, dx as usize);
                         acc = acc.wrapping_add(wt(mo, ci, dy, dx).wrapping_mul(xp(
-                            g * g_in + ci,
+                            group_channel(mo, ci),
                             o * sh + dy,
                             q * sw + dx,
                         )));
@@ -568,7 +600,7 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
             for bw in 0..aw.d {
                 let mut coeffs = Vec::new();
                 for cl in 0..cw.min(ch - cb * cw) {
-                    let ci = cb * cw + cl;
+                    let ci = in_chan(cb * cw + cl);
                     for i in 0..ah.size(bh) {
                         let Some(y) = ah.source(ah.start(bh) + i) else {
                             continue;
@@ -630,21 +662,23 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
     } else {
         // HomConv: kernel block (m, cb) reversed at O - c*Hw*Ww - dy*Ww - dx; all-zero blocks
         // (channels outside m's group) are skipped as OpenCheetah's `is_zero` does.
+        // Positions are packed positions: output `mp` (channel `out_chan(mp)`) is in packed group
+        // `mp / g_out`, whose members sit at input positions `g*g_in ..`, member `pos - g*g_in`.
         let o = area * (cw - 1) + ww * (kh - 1) + (kw - 1);
-        for mo in 0..m {
-            let g = mo / g_out;
+        for mp in 0..m {
+            let (g, mo) = (mp / g_out, out_chan(mp));
             let mut kid = vec![None; dc];
             for (cb, slot) in kid.iter_mut().enumerate() {
                 let mut k = vec![0u64; n as usize];
                 let mut any = false;
                 for cl in 0..cw.min(ch - cb * cw) {
-                    let ci = cb * cw + cl;
-                    if ci / g_in != g {
+                    let pos = cb * cw + cl;
+                    if pos / g_in != g {
                         continue;
                     }
                     for &(dy, dx) in &c.taps {
                         let (dy, dx) = (dy as usize, dx as usize);
-                        let v = mod_t(wt(mo, ci - g * g_in, dy, dx), t);
+                        let v = mod_t(wt(mo, pos - g * g_in, dy, dx), t);
                         any |= v != 0;
                         k[o - cl * area - dy * ww - dx] = v;
                     }

@@ -125,21 +125,6 @@ pub fn run_layer(
     cfg: &CountConfig,
     opts: &RunOptions,
 ) -> Result<LayerRun, BackendError> {
-    if let Op::Conv(c) = &layer.op {
-        use crate::net::spec::GroupLayout;
-        // Cheetah's executor runs contiguous groups only; SCI_HE's runs every plan.
-        if cfg.protocol == Protocol::Cheetah
-            && c.group_layout == GroupLayout::Strided
-            && c.groups > 1
-        {
-            return Err(BackendError(format!(
-                "layer `{}`: group_layout: strided (accum: {}) is counted but not executed yet \
-                 under cheetah (its executor runs contiguous groups)",
-                layer.path,
-                c.accum.name()
-            )));
-        }
-    }
     match cfg.protocol {
         Protocol::Cryptflow2 => super::simd::run_layer(layer, cfg, opts),
         Protocol::Cheetah => super::coeff::run_layer(layer, cfg, opts),

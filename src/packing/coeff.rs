@@ -9,14 +9,25 @@
 //! `setUpForBN`). No rotations and no Galois keys anywhere.
 //!
 //! Accumulation strategies (background.md 8.3: `he-rotate`, `striped`, `share-side`, `auto`) are
-//! about rotations, which Cheetah does not have: a convolution's counts do not depend on them. The
-//! group layout does: input channel c sits at position c of the channel-block order (block
-//! `c / Cw`), so a group's products are the kernel blocks its channels touch, contiguous or
-//! strided ([`blocks_touched`], [`blocks_touched_strided`]). A `shuffle` is free.
+//! about rotations, which Cheetah does not have: a convolution's counts do not depend on them.
+//! Nor does the group layout: a grouped convolution's products are the kernel blocks its groups'
+//! channels touch ([`blocks_touched`]) with each group packed contiguously. For
+//! `group_layout: strided` (group j = channels `c mod G == j`) the client packs its share with
+//! the groups re-laid out contiguously (packed position `j*g_in + k` holds channel `j + k*G`), the
+//! server packs its share and its kernel blocks in the same order, and output channel `j + k*G`
+//! is read from returned ciphertext `j*g_out + k`. The permutation is free (background.md 1.1,
+//! "layout freedom", and 8.3(b)): in OpenCheetah's `CheetahLinear::conv2d` (cheetah-api.cpp) the
+//! client encrypts whatever tensor it is handed (`encryptImage`), the server encodes its share
+//! and filters likewise (`encodeImage`, `encodeFilters`), and every output channel comes back in
+//! its own ciphertexts, so a public permutation of input channels, filters and outputs is only a
+//! relabelling. It never costs more than packing the strided groups in place
+//! ([`blocks_touched_strided`], what an earlier version of this counter charged); background.md
+//! 8.7 likewise prices the striped block under
+//! Cheetah with "groups laid out contiguously", and Gazelle's counter makes the same re-pack
+//! ([`super::gazelle`]). A `shuffle` is free.
 
 use super::{LayerCost, ceil_div};
 use crate::cost::OpCounts;
-use crate::net::graph::GroupLayout;
 use crate::net::{Conv, Shape};
 use serde::Serialize;
 
@@ -200,11 +211,15 @@ pub fn blocks_touched(groups: u64, g: u64, cw: u64) -> u64 {
         .sum()
 }
 
-/// Number of channel blocks of width `cw` touched by `groups` strided groups of `g` channels
-/// (group j: channels `j, j + G, .., j + (g-1)*G`, channel c in block `c / cw`), summed over the
-/// groups. Members of a group rise by G, so their blocks never decrease: a group touches one block
-/// plus one per member whose block differs from the previous member's. When `G >= cw` every
-/// member is in its own block: `G*g` (all channels).
+/// Number of channel blocks of width `cw` touched by `groups` strided groups of `g` channels left
+/// in place (group j: channels `j, j + G, .., j + (g-1)*G`, channel c in block `c / cw`), summed
+/// over the groups. Members of a group rise by G, so their blocks never decrease: a group touches
+/// one block plus one per member whose block differs from the previous member's. When `G >= cw`
+/// every member is in its own block: `G*g` (all channels).
+///
+/// Not what [`conv`] counts: the strided layout is re-packed contiguously for free (module doc),
+/// and `blocks_touched(groups, g, cw) <= blocks_touched_strided(groups, g, cw)` always (tests pin
+/// it), so in-place packing would only waste products.
 pub fn blocks_touched_strided(groups: u64, g: u64, cw: u64) -> u64 {
     if groups >= cw {
         return groups * g;
@@ -257,11 +272,10 @@ pub fn conv(
             (k, k, k, cw)
         } else {
             // Each output channel multiplies the kernel blocks holding its group's input channels
-            // (every group has g_out outputs, in either layout).
+            // (every group has g_out outputs). Either layout is packed with each group contiguous
+            // (strided groups re-packed, module doc).
             let per_filter_blocks = if groups == 1 {
                 b.dc * g_out
-            } else if c.group_layout == GroupLayout::Strided {
-                blocks_touched_strided(groups, g_in, b.cw) * g_out
             } else {
                 blocks_touched(groups, g_in, b.cw) * g_out
             };
