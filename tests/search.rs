@@ -513,7 +513,8 @@ fn cli_search_writes_front_configs_usable_by_cost() {
 fn bad_space_files_name_the_field() {
     let base: Value =
         serde_json::from_str(&read(&root().join("configs/search/strianet-cifar10.json"))).unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|v| v["knobs"]["ratio"]["mni"] = json!(1)),
             "knobs.ratio",
