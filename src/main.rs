@@ -190,6 +190,20 @@ enum Command {
         /// Override the ratio knob's generator (cpas or uniform).
         #[arg(long, value_enum)]
         generator: Option<Generator>,
+        /// Override the space's protocol.
+        #[arg(long, value_enum)]
+        protocol: Option<Protocol>,
+        /// Override the space's link (preset or JSON file).
+        #[arg(long)]
+        link: Option<String>,
+    },
+    /// Compare the Pareto fronts of two searches of one space (e.g. uniform, then CPAS): for
+    /// every point of the first, the second's lowest cost at equal or larger capacity.
+    CompareFronts {
+        /// The reference search directory.
+        reference: PathBuf,
+        /// The search directory compared against it.
+        other: PathBuf,
     },
     /// Join the outputs of sharded runs of one search and recompute the Pareto front.
     Merge {
@@ -422,8 +436,10 @@ fn run(cli: Cli) -> Result<()> {
             keep_all,
             no_keep_all,
             generator,
+            protocol,
+            link,
         } => {
-            let compiled = stria::explore::load(&space, generator)?;
+            let compiled = stria::explore::load_with(&space, generator, protocol, link.as_deref())?;
             if let Some(w) = compiled.setting.count.check_security() {
                 eprintln!(
                     "warning: {}: {w}; counting anyway (the counts do not depend on security)",
@@ -432,7 +448,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             let output = output.unwrap_or_else(|| {
                 let g = compiled.generator.map(|g| g.name()).unwrap_or("fixed");
-                PathBuf::from(format!("results/search/{}-{g}", compiled.space.name))
+                let mut name = format!("{}-{g}", compiled.space.name);
+                if protocol.is_some() || link.is_some() {
+                    let l = compiled.setting.link.name.clone();
+                    name.push_str(&format!("-{}-{l}", compiled.setting.count.protocol));
+                }
+                PathBuf::from("results/search").join(name)
             });
             let opt = stria::explore::Options {
                 strategy,
@@ -459,6 +480,13 @@ fn run(cli: Cli) -> Result<()> {
             );
             let summary = stria::explore::search(&compiled, &opt)?;
             print!("{}", stria::explore::summary_text(&compiled, &summary));
+            Ok(())
+        }
+        Command::CompareFronts { reference, other } => {
+            print!(
+                "{}",
+                stria::explore::fronts::compare_text(&reference, &other)?
+            );
             Ok(())
         }
         Command::Merge { dirs, output } => {

@@ -7,6 +7,7 @@
 //! `all.csv`, checkpoint, `pareto.csv`, `best/*.json`) -> `merge` (shards joined).
 
 pub mod compile;
+pub mod fronts;
 pub mod merge;
 pub mod pareto;
 pub mod run;
@@ -23,7 +24,26 @@ pub fn load(
     path: &std::path::Path,
     generator: Option<Generator>,
 ) -> Result<Compiled, crate::error::SpecError> {
-    let (space, text) = load_space(path)?;
+    load_with(path, generator, None, None)
+}
+
+/// Loads and compiles a space file with the protocol and link of its `setting` overridden
+/// (`stria search --protocol --link`); the overrides are part of the search's fingerprint.
+pub fn load_with(
+    path: &std::path::Path,
+    generator: Option<Generator>,
+    protocol: Option<crate::packing::Protocol>,
+    link: Option<&str>,
+) -> Result<Compiled, crate::error::SpecError> {
+    let (mut space, mut text) = load_space(path)?;
+    if let Some(p) = protocol {
+        space.setting.protocol = p;
+        text.push_str(&format!("\n--protocol {p}"));
+    }
+    if let Some(l) = link {
+        space.setting.link = l.to_string();
+        text.push_str(&format!("\n--link {l}"));
+    }
     Compiled::new(space, &text, &path.display().to_string(), generator)
 }
 
