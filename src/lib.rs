@@ -11,4 +11,5 @@ pub mod eval;
 pub mod he;
 pub mod net;
 pub mod packing;
+pub mod plot;
 pub mod report;
