@@ -862,11 +862,12 @@ impl Figure for ValidationFig<'_> {
                     .label(label)
                     .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 7, col.filled()));
             }
-            // Layer names beside the points (left of the point for the second series).
-            let (hpos, dx) = if i.is_multiple_of(2) {
-                (HPos::Left, 9)
+            // Layer names below-right of the points (above-left for the second series), off
+            // the y = x line.
+            let (anchor, off) = if i.is_multiple_of(2) {
+                (Pos::new(HPos::Left, VPos::Top), (7, 5))
             } else {
-                (HPos::Right, -9)
+                (Pos::new(HPos::Right, VPos::Bottom), (-7, -5))
             };
             // Points that (nearly) coincide share one label.
             let mut groups: Vec<((f64, f64), Vec<&str>)> = Vec::new();
@@ -881,11 +882,7 @@ impl Figure for ValidationFig<'_> {
             }
             c.draw_series(groups.iter().map(|(xy, names)| {
                 EmptyElement::at(*xy)
-                    + Text::new(
-                        names.join(", "),
-                        (dx, 0),
-                        font(13).color(&col).pos(Pos::new(hpos, VPos::Center)),
-                    )
+                    + Text::new(names.join(", "), off, font(13).color(&col).pos(anchor))
             }))?;
         }
         c.configure_series_labels()
