@@ -12,4 +12,5 @@ pub mod explore;
 pub mod he;
 pub mod net;
 pub mod packing;
+pub mod plot;
 pub mod report;

@@ -214,6 +214,9 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Draw a figure (PNG or SVG by the output extension): layers, packing, compare, pareto,
+    /// validation.
+    Plot(stria::plot::PlotArgs),
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
         /// Directory to write into.
@@ -504,6 +507,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Plot(args) => stria::plot::run(&args),
         Command::Zoo { output_dir } => {
             let written = zoo::write_all(&output_dir)
                 .with_context(|| format!("cannot write to {}", output_dir.display()))?;
