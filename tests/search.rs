@@ -162,7 +162,7 @@ fn table_sums_equal_whole_network_evaluations() {
                 if fast.invalid != 0 {
                     continue;
                 }
-                let (_, whole) = c.evaluate_whole(&digits).unwrap();
+                let (_, whole) = c.evaluate_whole(&digits, "t").unwrap();
                 assert!(
                     fast.same_as(&whole),
                     "{} {protocol} {digits:?}:\n{fast:?}\n{whole:?}",
@@ -594,4 +594,38 @@ fn bad_space_files_name_the_field() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("s.json") && !err.contains("panicked"), "{err}");
+}
+
+/// `configs/models/strianet-cifar10-matched.json` is the fastest point of the shipped CPAS
+/// search front (seed 1, 1,000,000 random candidates, CrypTFlow2 LAN) with at least
+/// ResNet-18's parameters (11.17 M); the search reproduces it exactly.
+#[test]
+fn matched_strianet_is_a_point_of_the_shipped_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(
+        &root().join("configs/search/strianet-cifar10.json"),
+        Some(Generator::Cpas),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut o = opts(&out, Strategy::Random, 1_000_000, 2);
+    o.seed = 1;
+    o.keep_all = Some(false);
+    let s = search(&c, &o).unwrap();
+    let resnet18 = stria::net::load_network(&root().join("configs/models/resnet18-cifar10.json"))
+        .unwrap()
+        .params();
+    let (seq, _, m) = s
+        .front
+        .iter()
+        .filter(|p| p.2.params >= resnet18)
+        .min_by(|a, b| a.2.latency_ms.total_cmp(&b.2.latency_ms))
+        .expect("a front point with ResNet-18's capacity");
+    let found = read(&out.join("best").join(format!("strianet-cifar10-{seq}.json")));
+    let shipped = read(&root().join("configs/models/strianet-cifar10-matched.json"));
+    assert_eq!(
+        found.replace(&format!("strianet-cifar10-{seq}"), "strianet-cifar10-matched"),
+        shipped
+    );
+    assert_eq!(m.block_external_rot, 0);
 }

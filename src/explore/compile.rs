@@ -868,8 +868,12 @@ impl Compiled {
     }
 
     /// Builds and evaluates a candidate as a whole network (the slow, reference path).
-    pub fn evaluate_whole(&self, digits: &[u32]) -> Result<(NetworkSpec, Metrics), String> {
-        let v = self.network_json(digits, &self.space.name);
+    pub fn evaluate_whole(
+        &self,
+        digits: &[u32],
+        name: &str,
+    ) -> Result<(NetworkSpec, Metrics), String> {
+        let v = self.network_json(digits, name);
         let spec = parse_spec(&v.to_string(), &self.file).map_err(|e| e.to_string())?;
         let net = build(&spec, &self.file).map_err(|e| e.to_string())?;
         let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;

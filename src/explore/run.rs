@@ -650,8 +650,8 @@ fn write_best(c: &Compiled, front: &Front<Vec<u32>>, dir: &Path) -> Result<()> {
     for p in front.points() {
         let name = best_name(c, p.seq);
         let fast = c.eval(&p.item);
-        let (_, whole) = c
-            .evaluate_whole(&p.item)
+        let (spec, whole) = c
+            .evaluate_whole(&p.item, &name)
             .map_err(|e| anyhow::anyhow!("Pareto point {}: {e}", p.seq))?;
         ensure!(
             fast.same_as(&whole),
@@ -659,7 +659,8 @@ fn write_best(c: &Compiled, front: &Front<Vec<u32>>, dir: &Path) -> Result<()> {
              network; please report this space file",
             p.seq
         );
-        let json = serde_json::to_string_pretty(&c.network_json(&p.item, &name))? + "\n";
+        // Through the spec types, so the file reads in the usual field order.
+        let json = serde_json::to_string_pretty(&spec)? + "\n";
         let file = format!("{name}.json");
         write_atomic(&best.join(&file), json.as_bytes())?;
         keep.insert(file);
