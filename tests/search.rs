@@ -621,11 +621,75 @@ fn matched_strianet_is_a_point_of_the_shipped_front() {
         .filter(|p| p.2.params >= resnet18)
         .min_by(|a, b| a.2.latency_ms.total_cmp(&b.2.latency_ms))
         .expect("a front point with ResNet-18's capacity");
-    let found = read(&out.join("best").join(format!("strianet-cifar10-{seq}.json")));
+    let found = read(
+        &out.join("best")
+            .join(format!("strianet-cifar10-{seq}.json")),
+    );
     let shipped = read(&root().join("configs/models/strianet-cifar10-matched.json"));
     assert_eq!(
-        found.replace(&format!("strianet-cifar10-{seq}"), "strianet-cifar10-matched"),
+        found.replace(
+            &format!("strianet-cifar10-{seq}"),
+            "strianet-cifar10-matched"
+        ),
         shipped
     );
     assert_eq!(m.block_external_rot, 0);
+}
+
+/// `scripts/sweep-slurm.sh` under a stand-in `sbatch` that runs each job at once (array tasks
+/// in turn): the merged front equals the unsharded run.
+#[test]
+fn slurm_sweep_script_runs_shards_and_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let space = small(dir.path());
+    let fake = dir.path().join("sbatch");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+array=""; wrap=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --array=*) array=${1#--array=} ;;
+    --wrap) shift; wrap=$1 ;;
+  esac
+  shift
+done
+if [ -n "$array" ]; then
+  i=${array%-*}; hi=${array#*-}
+  while [ "$i" -le "$hi" ]; do SLURM_ARRAY_TASK_ID=$i sh -c "$wrap" >/dev/null || exit 1; i=$((i + 1)); done
+else
+  sh -c "$wrap" >/dev/null || exit 1
+fi
+echo 4242
+"#,
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = dir.path().join("sweep");
+    let o = std::process::Command::new("bash")
+        .arg(root().join("scripts/sweep-slurm.sh"))
+        .arg(&space)
+        .arg("3")
+        .args(["--strategy", "random", "--budget", "2500", "--seed", "7"])
+        .env("SBATCH", &fake)
+        .env("SWEEP_OUT", &out)
+        .env("STRIA_BIN", env!("CARGO_BIN_EXE_stria"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = load(&space, None).unwrap();
+    let whole = dir.path().join("whole");
+    search(&c, &opts(&whole, Strategy::Random, 2500, 2)).unwrap();
+    assert_eq!(
+        read(&out.join("merged/pareto.csv")),
+        read(&whole.join("pareto.csv"))
+    );
+    assert_eq!(
+        read(&out.join("merged/all.csv")),
+        read(&whole.join("all.csv"))
+    );
 }
