@@ -283,21 +283,13 @@ impl Figure for LayersFig<'_> {
                 .iter()
                 .map(|l| (l.internal_rot + l.external_rot) as f64),
         );
-        let mut c = ChartBuilder::on(&p1)
-            .margin_top(8)
-            .margin_right(24)
-            .x_label_area_size(46)
-            .y_label_area_size(label_w)
-            .caption("rotations", bold(17))
-            .build_cartesian_2d(coord(xa.range(), xa.ticks()), categories(n))?;
-        c.configure_mesh()
-            .disable_y_mesh()
-            .label_style(font(14))
-            .axis_desc_style(font(15))
-            .x_desc("rotations per layer (count)")
-            .x_label_formatter(&|v| xa.label(*v))
-            .y_label_formatter(&name_at)
-            .draw()?;
+        let panel1 = BarPanel {
+            caption: "rotations",
+            x_desc: "rotations per layer (count)",
+            label_w,
+            margin_right: 24,
+        };
+        let mut c = panel1.chart(&p1, &xa, n, &name_at)?;
         c.draw_series(d.layers.iter().enumerate().map(|(i, l)| {
             let y = y_of(i);
             Rectangle::new(
@@ -316,21 +308,13 @@ impl Figure for LayersFig<'_> {
 
         // Panel 2: scalar multiplications.
         let xs = Axis::from_zero(d.layers.iter().map(|l| l.scmult as f64));
-        let mut c = ChartBuilder::on(&p2)
-            .margin_top(8)
-            .margin_right(24)
-            .x_label_area_size(46)
-            .y_label_area_size(8)
-            .caption("scalar multiplications", bold(17))
-            .build_cartesian_2d(coord(xs.range(), xs.ticks()), categories(n))?;
-        c.configure_mesh()
-            .disable_y_mesh()
-            .label_style(font(14))
-            .axis_desc_style(font(15))
-            .x_desc("plaintext-ciphertext multiplications per layer (count)")
-            .x_label_formatter(&|v| xs.label(*v))
-            .y_label_formatter(&|_| String::new())
-            .draw()?;
+        let panel2 = BarPanel {
+            caption: "scalar multiplications",
+            x_desc: "plaintext-ciphertext multiplications per layer (count)",
+            label_w: 8,
+            margin_right: 24,
+        };
+        let mut c = panel2.chart(&p2, &xs, n, &|_| String::new())?;
         c.draw_series(d.layers.iter().enumerate().map(|(i, l)| {
             let y = y_of(i);
             Rectangle::new(
@@ -346,21 +330,13 @@ impl Figure for LayersFig<'_> {
                 .iter()
                 .flat_map(|l| [mb(l.bytes_up), mb(l.bytes_down)]),
         );
-        let mut c = ChartBuilder::on(&p3)
-            .margin_top(8)
-            .margin_right(30)
-            .x_label_area_size(46)
-            .y_label_area_size(8)
-            .caption("HE ciphertext traffic", bold(17))
-            .build_cartesian_2d(coord(xm.range(), xm.ticks()), categories(n))?;
-        c.configure_mesh()
-            .disable_y_mesh()
-            .label_style(font(14))
-            .axis_desc_style(font(15))
-            .x_desc("MB per layer (10^6 bytes)")
-            .x_label_formatter(&|v| xm.label(*v))
-            .y_label_formatter(&|_| String::new())
-            .draw()?;
+        let panel3 = BarPanel {
+            caption: "HE ciphertext traffic",
+            x_desc: "MB per layer (10^6 bytes)",
+            label_w: 8,
+            margin_right: 30,
+        };
+        let mut c = panel3.chart(&p3, &xm, n, &|_| String::new())?;
         c.draw_series(d.layers.iter().enumerate().map(|(i, l)| {
             let y = y_of(i);
             Rectangle::new([(0.0, y), (mb(l.bytes_up), y + half)], color(4).filled())
@@ -370,6 +346,46 @@ impl Figure for LayersFig<'_> {
             Rectangle::new([(0.0, y - half), (mb(l.bytes_down), y)], color(5).filled())
         }))?;
         Ok(())
+    }
+}
+
+/// One panel of the layers figure: horizontal bars, one category row per layer.
+struct BarPanel {
+    caption: &'static str,
+    x_desc: &'static str,
+    /// Width of the y label area (the layer names on the first panel only).
+    label_w: u32,
+    margin_right: u32,
+}
+
+impl BarPanel {
+    /// The panel's chart with its mesh and x axis drawn.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        x: &Axis,
+        n: usize,
+        y_label: &dyn Fn(&f64) -> String,
+    ) -> Result<ChartContext<'a, DB, Cartesian2d<Coord, Coord>>>
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut c = ChartBuilder::on(area)
+            .margin_top(8)
+            .margin_right(self.margin_right)
+            .x_label_area_size(46)
+            .y_label_area_size(self.label_w)
+            .caption(self.caption, bold(17))
+            .build_cartesian_2d(coord(x.range(), x.ticks()), categories(n))?;
+        c.configure_mesh()
+            .disable_y_mesh()
+            .label_style(font(14))
+            .axis_desc_style(font(15))
+            .x_desc(self.x_desc)
+            .x_label_formatter(&|v| x.label(*v))
+            .y_label_formatter(y_label)
+            .draw()?;
+        Ok(c)
     }
 }
 
