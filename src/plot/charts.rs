@@ -99,6 +99,24 @@ fn categories(n: usize) -> Coord {
     )
 }
 
+/// The series legend inside a chart, in the figures' common style.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    c: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    c.configure_series_labels()
+        .position(position)
+        .label_font(font(15))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.5))
+        .margin(12)
+        .draw()?;
+    Ok(())
+}
+
 /// A legend entry's symbol.
 #[derive(Clone, Copy)]
 enum Mark {
@@ -774,13 +792,7 @@ impl Figure for ParetoFig<'_> {
                 )?;
             }
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(font(15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.5))
-            .margin(12)
-            .draw()?;
+        legend(&mut c, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }
@@ -901,13 +913,7 @@ impl Figure for ValidationFig<'_> {
                     + Text::new(names.join(", "), off, font(13).color(&col).pos(anchor))
             }))?;
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.5))
-            .margin(12)
-            .draw()?;
+        legend(&mut c, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }
