@@ -15,9 +15,10 @@
 //! candidates of every shipped space, and `stria search` re-evaluates every Pareto point whole).
 
 use super::space::{Generator, Groups, Metric, Per, SpaceFile};
+use crate::cost::OpCounts;
 use crate::cost::price::{load_link, load_profile};
 use crate::error::SpecError;
-use crate::eval::{LayerEval, Setting, evaluate};
+use crate::eval::{LayerEval, Setting, Totals, evaluate};
 use crate::net::graph::build;
 use crate::net::parse::parse_spec;
 use crate::net::spec::{Accum, KernelShape};
@@ -35,15 +36,8 @@ pub struct Metrics {
     pub linear_ms: f64,
     /// Non-linear traffic + non-linear rounds.
     pub nonlinear_ms: f64,
-    pub internal_rot: u64,
-    pub external_rot: u64,
-    pub key_switch: u64,
-    pub scmult: u64,
-    pub add: u64,
-    pub ct_up: u64,
-    pub ct_down: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
+    /// HE operation counts and traffic (sums).
+    pub counts: OpCounts,
     pub nonlinear_bytes: u64,
     pub relu: u64,
     pub params: u64,
@@ -67,15 +61,7 @@ impl Metrics {
         self.compute_ms += t.compute_ms;
         self.linear_ms += t.linear_ms;
         self.nonlinear_ms += t.nonlinear_ms;
-        self.internal_rot += t.internal_rot;
-        self.external_rot += t.external_rot;
-        self.key_switch += t.key_switch;
-        self.scmult += t.scmult;
-        self.add += t.add;
-        self.ct_up += t.ct_up;
-        self.ct_down += t.ct_down;
-        self.bytes_up += t.bytes_up;
-        self.bytes_down += t.bytes_down;
+        self.counts += t.counts;
         self.nonlinear_bytes += t.nonlinear_bytes;
         self.relu += t.relu;
         self.params += t.params;
@@ -90,34 +76,29 @@ impl Metrics {
 
     /// Sums the rows of an evaluation (the stem, one block, the head, or a whole network).
     pub fn of_rows(rows: &[LayerEval]) -> Metrics {
-        let mut m = Metrics::default();
-        for r in rows {
-            let c = &r.cost.counts;
-            m.latency_ms += r.price.latency_ms;
-            m.compute_ms += r.price.compute_ms;
-            m.linear_ms += r.linear_ms;
-            m.nonlinear_ms += r.nonlinear_ms;
-            m.internal_rot += c.internal_rot;
-            m.external_rot += c.external_rot;
-            m.key_switch += c.key_switch;
-            m.scmult += c.scmult;
-            m.add += c.add;
-            m.ct_up += c.ct_up;
-            m.ct_down += c.ct_down;
-            m.bytes_up += c.bytes_up;
-            m.bytes_down += c.bytes_down;
-            m.nonlinear_bytes += r.nonlinear_bytes;
-            m.relu += r.nl.relu;
-            m.params += r.params;
-            m.macs += r.macs;
-            m.max_ct_layer = m.max_ct_layer.max(c.ct_up.max(c.ct_down));
+        let t = Totals::of(rows);
+        Metrics {
+            latency_ms: t.price.latency_ms,
+            compute_ms: t.price.compute_ms,
+            linear_ms: t.linear_ms,
+            nonlinear_ms: t.nonlinear_ms,
+            counts: t.counts,
+            nonlinear_bytes: t.nonlinear_bytes,
+            relu: t.relu,
+            params: t.params,
+            macs: t.macs,
+            max_ct_layer: rows
+                .iter()
+                .map(|r| r.cost.counts.ct_up.max(r.cost.counts.ct_down))
+                .max()
+                .unwrap_or(0),
+            ..Metrics::default()
         }
-        m
     }
 
     /// HE and non-linear traffic, both directions.
     pub fn comm_bytes(&self) -> u64 {
-        self.bytes_up + self.bytes_down + self.nonlinear_bytes
+        self.counts.bytes_up + self.counts.bytes_down + self.nonlinear_bytes
     }
 
     /// The value of a metric, as f64 (for objectives and constraints).
@@ -128,11 +109,11 @@ impl Metrics {
             Metric::CommBytes => self.comm_bytes() as f64,
             Metric::Params => self.params as f64,
             Metric::Macs => self.macs as f64,
-            Metric::Rotations => (self.internal_rot + self.external_rot) as f64,
-            Metric::ExternalRot => self.external_rot as f64,
-            Metric::InternalRot => self.internal_rot as f64,
-            Metric::KeySwitch => self.key_switch as f64,
-            Metric::Scmult => self.scmult as f64,
+            Metric::Rotations => self.counts.rotations() as f64,
+            Metric::ExternalRot => self.counts.external_rot as f64,
+            Metric::InternalRot => self.counts.internal_rot as f64,
+            Metric::KeySwitch => self.counts.key_switch as f64,
+            Metric::Scmult => self.counts.scmult as f64,
             Metric::Relu => self.relu as f64,
         }
     }
@@ -713,8 +694,8 @@ impl Compiled {
                             let first = s == 0 && b == 0 && self.space.stem.is_empty();
                             let m = match self.piece(input, piece, first) {
                                 Ok((_, mut m)) => {
-                                    m.max_block_internal_rot = m.internal_rot;
-                                    m.block_external_rot = m.external_rot;
+                                    m.max_block_internal_rot = m.counts.internal_rot;
+                                    m.block_external_rot = m.counts.external_rot;
                                     m
                                 }
                                 Err(e) => {

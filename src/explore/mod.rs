@@ -108,8 +108,8 @@ pub fn summary_text(c: &Compiled, s: &Summary) -> String {
                 .chain([
                     format!("{:.1}", m.latency_ms),
                     format!("{:.1}", m.comm_bytes() as f64 / 1e6),
-                    m.external_rot.to_string(),
-                    m.internal_rot.to_string(),
+                    m.counts.external_rot.to_string(),
+                    m.counts.internal_rot.to_string(),
                     format!("{:.3}", m.params as f64 / 1e6),
                     format!("{:.1}", m.macs as f64 / 1e6),
                 ])

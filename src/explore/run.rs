@@ -122,7 +122,7 @@ pub fn violations(m: &Metrics, c: &Constraints) -> u32 {
     let under = |v: u64, floor: Option<u64>| floor.is_some_and(|c| v < c);
     let mut f = 0;
     f |= (m.invalid != 0) as u32;
-    f |= (over(m.external_rot, c.max_external_rot) as u32) << 1;
+    f |= (over(m.counts.external_rot, c.max_external_rot) as u32) << 1;
     f |= (over(m.block_external_rot, c.max_block_external_rot) as u32) << 2;
     f |= (over(m.max_block_internal_rot, c.max_internal_rot_per_block) as u32) << 3;
     f |= (over(m.max_ct_layer, c.max_ct_per_layer) as u32) << 4;
@@ -212,17 +212,17 @@ pub fn write_row(
         ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6}",
         flags == 0,
         violation_text(flags),
-        m.internal_rot,
-        m.external_rot,
+        m.counts.internal_rot,
+        m.counts.external_rot,
         m.block_external_rot,
-        m.internal_rot + m.external_rot,
-        m.key_switch,
-        m.scmult,
-        m.add,
-        m.ct_up,
-        m.ct_down,
-        m.bytes_up,
-        m.bytes_down,
+        m.counts.rotations(),
+        m.counts.key_switch,
+        m.counts.scmult,
+        m.counts.add,
+        m.counts.ct_up,
+        m.counts.ct_down,
+        m.counts.bytes_up,
+        m.counts.bytes_down,
         m.nonlinear_bytes,
         m.comm_bytes(),
         m.relu,
