@@ -192,6 +192,13 @@ quiet "$stria" plot compare configs/models/resnet18-cifar10.json configs/models/
   --output "$out/plots/compare.png" >/dev/null
 for s in "${spaces[@]}"; do
   quiet "$stria" plot pareto "$out/search/$s-cpas" "$out/search/$s-uniform" --output "$out/plots/pareto-$s.png" >/dev/null
+  # The same fronts without the candidate clouds (which hide the front lines): copies of pareto.csv
+  # and search.json only, so the plot finds no all.csv.
+  for g in cpas uniform; do
+    mkdir -p "$tmp/fronts/$s-$g"
+    cp "$out/search/$s-$g/pareto.csv" "$out/search/$s-$g/search.json" "$tmp/fronts/$s-$g/"
+  done
+  quiet "$stria" plot pareto "$tmp/fronts/$s-cpas" "$tmp/fronts/$s-uniform" --output "$out/plots/pareto-fronts-$s.png" >/dev/null
 done
 if [ "$validated" = 1 ]; then
   quiet "$stria" plot validation "$out/validate/cryptflow2/validate.csv" "$out/validate/cheetah/validate.csv" \
@@ -219,6 +226,9 @@ count() { find "$out/$1" -type f -name "$2" 2>/dev/null | wc -l | tr -d ' '; }
     echo "  $out/validate/            (skipped)"
   fi
   echo "  $out/plots/               $(count plots '*.png') PNG figures"
+  echo "speedups (baseline latency / StriaNet latency; see speedup.md):"
+  awk -F, 'NR > 1 { k = $1 ": " $5 " vs " $4; if (!(k in s)) order[++n] = k; s[k] = s[k] sprintf("  %s/%s %sx", $2, $3, $8) }
+    END { for (i = 1; i <= n; i++) print "  " order[i] ":" s[order[i]] }' "$out/speedup.csv"
   echo "seconds per step:"
   printf '%s' "$timings"
   echo "  total                              $total s"

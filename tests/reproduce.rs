@@ -118,6 +118,7 @@ fn quick_reproduction_writes_every_result() {
         "strianet-imagenet",
     ] {
         plots.push(format!("pareto-{space}.png"));
+        plots.push(format!("pareto-fronts-{space}.png"));
     }
     for entry in std::fs::read_dir(root.join("configs/models")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
