@@ -761,7 +761,7 @@ impl Figure for ParetoFig<'_> {
             let col = color(i);
             let infeasible: Vec<_> = s.all.iter().filter(|c| !c.feasible).map(at).collect();
             if !infeasible.is_empty() {
-                let faint = col.mix(0.55);
+                let faint = col.mix(0.35);
                 c.draw_series(
                     infeasible
                         .iter()
@@ -772,11 +772,15 @@ impl Figure for ParetoFig<'_> {
             }
             let feasible: Vec<_> = s.all.iter().filter(|c| c.feasible).map(at).collect();
             if !feasible.is_empty() {
-                let faint = col.mix(0.5);
+                let faint = col.mix(0.35);
                 c.draw_series(feasible.iter().map(|&p| Circle::new(p, 3, faint.filled())))?
                     .label(format!("{}: feasible ({})", s.label, feasible.len()))
                     .legend(move |(x, y)| Circle::new((x + 9, y), 4, col.mix(0.5).filled()));
             }
+        }
+        // Fronts last, so no candidate cloud hides a front line.
+        for (i, s) in d.series.iter().enumerate() {
+            let col = color(i);
             if !s.front.is_empty() {
                 let mut front: Vec<_> = s.front.iter().map(at).collect();
                 front.sort_by(|a, b| a.0.total_cmp(&b.0));
