@@ -207,6 +207,13 @@ pub fn write_row(
         out.push(',');
         out.push_str(&d.labels[x as usize]);
     }
+    if m.invalid != 0 {
+        // A candidate the spec rejects has no cost: its metric columns stay empty.
+        let _ = write!(out, ",false,{}", violation_text(flags));
+        out.push_str(&",".repeat(METRIC_COLUMNS.len()));
+        out.push('\n');
+        return;
+    }
     let _ = writeln!(
         out,
         ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6}",

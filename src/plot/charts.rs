@@ -761,19 +761,19 @@ impl Figure for ParetoFig<'_> {
             let col = color(i);
             let infeasible: Vec<_> = s.all.iter().filter(|c| !c.feasible).map(at).collect();
             if !infeasible.is_empty() {
-                let faint = col.mix(0.35);
+                let faint = col.mix(0.3);
                 c.draw_series(
                     infeasible
                         .iter()
-                        .map(|&p| Cross::new(p, 4, faint.stroke_width(2))),
+                        .map(|&p| Cross::new(p, 3, faint.stroke_width(1))),
                 )?
                 .label(format!("{}: infeasible ({})", s.label, infeasible.len()))
                 .legend(move |(x, y)| Cross::new((x + 9, y), 5, col.stroke_width(2)));
             }
             let feasible: Vec<_> = s.all.iter().filter(|c| c.feasible).map(at).collect();
             if !feasible.is_empty() {
-                let faint = col.mix(0.35);
-                c.draw_series(feasible.iter().map(|&p| Circle::new(p, 3, faint.filled())))?
+                let faint = col.mix(0.2);
+                c.draw_series(feasible.iter().map(|&p| Circle::new(p, 2, faint.filled())))?
                     .label(format!("{}: feasible ({})", s.label, feasible.len()))
                     .legend(move |(x, y)| Circle::new((x + 9, y), 4, col.mix(0.5).filled()));
             }
@@ -784,6 +784,8 @@ impl Figure for ParetoFig<'_> {
             if !s.front.is_empty() {
                 let mut front: Vec<_> = s.front.iter().map(at).collect();
                 front.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // A dark halo under the line keeps it visible over its own cloud.
+                c.draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(6)))?;
                 c.draw_series(LineSeries::new(front.clone(), col.stroke_width(3)))?
                     .label(format!("{}: Pareto front ({})", s.label, front.len()))
                     .legend(move |(x, y)| {

@@ -372,6 +372,8 @@ fn read_candidates(path: &Path) -> Result<Vec<Candidate>> {
     let (g, f, lat, comm, params, macs) = (g?, f?, lat?, comm?, params?, macs?);
     t.rows
         .iter()
+        // Candidates the spec rejects (`invalid`) have no cost to draw.
+        .filter(|(_, r)| !r.get(lat).unwrap_or("").is_empty())
         .map(|(line, r)| {
             Ok(Candidate {
                 generator: r.get(g).unwrap_or("").to_string(),
