@@ -200,6 +200,11 @@ fn constraints_mark_candidates_infeasible_and_count_them() {
     // groups 3 does not divide the widths (invalid whatever the accumulation); striped needs
     // groups > 1 (invalid with groups 1).
     assert_eq!(rows.iter().filter(|r| r.contains("invalid")).count(), 3);
+    // A rejected candidate has no cost: every metric column is empty.
+    for r in rows.iter().filter(|r| r.contains("invalid")) {
+        let metrics = stria::explore::run::METRIC_COLUMNS.len();
+        assert!(r.ends_with(&",".repeat(metrics)), "{r}");
+    }
     let by = |n: &str| {
         s.violations
             .iter()
