@@ -158,6 +158,14 @@ for s in "${spaces[@]}"; do
   done
   quiet "$stria" compare-fronts "$out/search/$s-uniform" "$out/search/$s-cpas" >"$out/search/$s-cpas-vs-uniform.txt"
 done
+# Full capacity: at least the baseline's parameters and MACs (constraints in the space files),
+# the fastest StriaNet found; three times the budget, fronts only.
+for s in strianet-cifar10-fullcap strianet-imagenet-fullcap; do
+  dir="$out/search/$s"
+  rm -rf "$dir"
+  quiet "$stria" search "configs/search/$s.json" --budget $((3 * budget)) --no-keep-all --output "$dir" >"$dir.txt"
+  echo "  $s: $(grep -E '^evaluated' "$dir.txt" || tail -n 1 "$dir.txt")" >&2
+done
 
 # ---------------------------------------------------------------------------------------------
 step "validation"

@@ -105,6 +105,13 @@ fn quick_reproduction_writes_every_result() {
         }
         non_empty(&out.join(format!("search/{space}-cpas-vs-uniform.txt")));
     }
+    // Full-capacity searches: the summary and the checkpoint (a tiny budget may find no
+    // feasible candidate, so the front may hold only its header).
+    for space in ["strianet-cifar10-fullcap", "strianet-imagenet-fullcap"] {
+        let text = std::fs::read_to_string(out.join(format!("search/{space}.txt"))).unwrap();
+        assert!(text.contains("evaluated "), "{text}");
+        non_empty(&out.join(format!("search/{space}/pareto.csv")));
+    }
 
     // Plots are PNGs.
     let mut plots = vec![
