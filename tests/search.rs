@@ -521,6 +521,14 @@ fn bad_space_files_name_the_field() {
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
+            Box::new(|v| v["stages"][1]["block"]["groupz"] = json!(4)),
+            "stages[1].block",
+        ),
+        (
+            Box::new(|v| v["stages"][2]["block"]["kernel"] = json!(4)),
+            "kernel must be odd",
+        ),
+        (
             Box::new(|v| v["knobs"]["ratio"]["mni"] = json!(1)),
             "knobs.ratio",
         ),

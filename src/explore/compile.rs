@@ -722,6 +722,16 @@ impl Compiled {
                     };
                     table.push(m);
                 }
+                // A block no choice can build makes every candidate invalid: say so at once.
+                if let Some(first) = table.iter().find(|m| m.invalid != 0)
+                    && table.iter().all(|m| m.invalid != 0)
+                {
+                    return Err(self.err(format!(
+                        "field `stages[{s}].block`: no choice of the knobs builds block {b} of stage \
+                         {s}: {}",
+                        self.reasons[first.invalid as usize - 1]
+                    )));
+                }
                 self.push_term(dims, table);
             }
         }
