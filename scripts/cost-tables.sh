@@ -16,17 +16,11 @@ out=${COST_TABLES_OUT:-results}
 case "$out" in /*) ;; *) [ "$out" = results ] || out="$PWD/$out" ;; esac
 cd "$(dirname "$0")/.."
 
-# Runs a command with its stderr kept aside (Gazelle/GALA's default n = 2048 warns that it is below
-# 128-bit security); shows it only when the command fails.
-err=$(mktemp)
-trap 'rm -f "$err"' EXIT
-quiet() {
-  if ! "$@" 2>"$err"; then
-    cat "$err" >&2
-    echo "command failed: $*" >&2
-    return 1
-  fi
-}
+# `quiet`: stderr shown only on failure (Gazelle/GALA's default n = 2048 warns that it is below
+# 128-bit security).
+QUIET_ERR=$(mktemp)
+trap 'rm -f "$QUIET_ERR"' EXIT
+. scripts/quiet.sh
 
 tables=1 compare=1
 case "${1:-}" in

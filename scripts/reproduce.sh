@@ -52,15 +52,8 @@ step() {
   echo "[$step_no/$total_steps] $1 ..." >&2
 }
 trap 'echo "reproduce.sh: failed in step [$step_no/$total_steps] $step_name" >&2' ERR
-# Runs a command with its stderr kept aside (the Gazelle/GALA security warnings, progress bars);
-# shows it only when the command fails.
-quiet() {
-  if ! "$@" 2>"$tmp/stderr"; then
-    cat "$tmp/stderr" >&2
-    echo "command failed: $*" >&2
-    return 1
-  fi
-}
+QUIET_ERR="$tmp/stderr"
+. scripts/quiet.sh
 script_start=$(now)
 
 # ---------------------------------------------------------------------------------------------
