@@ -11,7 +11,7 @@
 use super::compile::{Compiled, Metrics};
 use super::pareto::{Front, MAX_OBJECTIVES, Objective};
 use super::space::{Constraints, Metric};
-use super::strategy::{GENERATION, Generator, Strategy};
+use super::strategy::{CandidateSource, GENERATION, Strategy};
 use crate::report::write_atomic;
 use anyhow::{Context, Result, bail, ensure};
 use rayon::prelude::*;
@@ -371,7 +371,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
                     all_path.display()
                 );
                 // Recount from the rows kept; the front already covers the lost rows.
-                let (f, v) = recount(&all_path, c)?;
+                let (f, v) = recount(&all_path)?;
                 feasible = f;
                 viol = v;
                 next = rows;
@@ -440,7 +440,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
     } else {
         None
     };
-    let mut cands = Generator::new(strategy, opt.seed, c);
+    let mut source = CandidateSource::new(strategy, opt.seed, c);
     let batch = match strategy {
         Strategy::Evolution => GENERATION,
         _ if keep_all => 1 << 15,
@@ -453,7 +453,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
     while next < positions {
         let end = (next + batch).min(positions);
         if strategy == Strategy::Evolution {
-            cands.set_parents(&front);
+            source.set_parents(&front);
         }
         let chunks: Vec<(u64, u64)> = (next..end)
             .step_by(chunk as usize)
@@ -462,7 +462,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
         let outs: Vec<ChunkOut> = pool.install(|| {
             chunks
                 .par_iter()
-                .map(|&(a, b)| run_chunk(c, &cands, a, b, opt.shard, keep_all, nobj))
+                .map(|&(a, b)| run_chunk(c, &source, a, b, opt.shard, keep_all, nobj))
                 .collect()
         });
         let mut rows_len = 0;
@@ -521,7 +521,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
 
 fn run_chunk(
     c: &Compiled,
-    cands: &Generator,
+    source: &CandidateSource,
     a: u64,
     b: u64,
     (k, n): (u64, u64),
@@ -537,7 +537,7 @@ fn run_chunk(
     let o = &c.space.objectives;
     let cons = &c.space.constraints;
     let mut digits = vec![0u32; c.dims.len()];
-    let sequential = cands.strategy == Strategy::Exhaustive && n == 1;
+    let sequential = source.strategy == Strategy::Exhaustive && n == 1;
     if sequential {
         c.decode(a, &mut digits);
     }
@@ -548,7 +548,7 @@ fn run_chunk(
                 c.increment(&mut digits);
             }
         } else {
-            cands.candidate(seq, &mut digits);
+            source.candidate(seq, &mut digits);
         }
         let m = c.eval(&digits);
         let flags = violations(&m, cons);
@@ -606,7 +606,7 @@ fn cut_csv(path: &Path, head: &str, keep: u64) -> Result<u64> {
 }
 
 /// Feasible and violation counts from the rows of `all.csv`.
-fn recount(path: &Path, c: &Compiled) -> Result<(u64, [u64; VIOLATIONS.len()])> {
+fn recount(path: &Path) -> Result<(u64, [u64; VIOLATIONS.len()])> {
     let mut rdr = csv::Reader::from_path(path)?;
     let h = rdr.headers()?.clone();
     let fcol = h
@@ -614,7 +614,6 @@ fn recount(path: &Path, c: &Compiled) -> Result<(u64, [u64; VIOLATIONS.len()])> 
         .position(|x| x == "feasible")
         .context("no feasible column")?;
     let vcol = fcol + 1;
-    let _ = c;
     let mut feasible = 0;
     let mut viol = [0u64; VIOLATIONS.len()];
     for r in rdr.records() {

@@ -89,8 +89,8 @@ impl Permutation {
     }
 }
 
-/// Generates the candidate at a sequence number.
-pub struct Generator<'a> {
+/// The candidate at each sequence number, for one strategy and seed.
+pub struct CandidateSource<'a> {
     pub strategy: Strategy,
     pub seed: u64,
     perm: Permutation,
@@ -99,9 +99,9 @@ pub struct Generator<'a> {
     parents: Vec<Vec<u32>>,
 }
 
-impl<'a> Generator<'a> {
-    pub fn new(strategy: Strategy, seed: u64, compiled: &'a Compiled) -> Generator<'a> {
-        Generator {
+impl<'a> CandidateSource<'a> {
+    pub fn new(strategy: Strategy, seed: u64, compiled: &'a Compiled) -> CandidateSource<'a> {
+        CandidateSource {
             strategy,
             seed,
             perm: Permutation::new(compiled.total.max(1), seed),
