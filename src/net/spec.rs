@@ -451,20 +451,24 @@ fn is_sixteen(v: &u32) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lowering composite blocks to plain nodes (the graph builder lowers the result).
+// Node constructors (shared with the model zoo) and the lowering of composite blocks to plain
+// nodes (the graph builder lowers the result).
 
-fn nm(n: &str) -> Option<String> {
+/// `Some(n)` as an owned name.
+pub(crate) fn nm(n: &str) -> Option<String> {
     Some(n.to_string())
 }
 
-fn plain_node(kind: fn(Plain) -> Node, n: &str) -> Node {
+/// A parameterless layer such as `plain_node(Node::Relu, "relu")`.
+pub(crate) fn plain_node(kind: fn(Plain) -> Node, n: &str) -> Node {
     kind(Plain {
         name: nm(n),
         input: None,
     })
 }
 
-fn conv_node(n: &str, out: u32, k: u32, s: u32, p: u32) -> ConvSpec {
+/// A square dense convolution `k`x`k`, stride `s`, zero padding `p` on every side.
+pub(crate) fn conv_node(n: &str, out: u32, k: u32, s: u32, p: u32) -> ConvSpec {
     ConvSpec {
         name: nm(n),
         input: None,
@@ -480,14 +484,16 @@ fn conv_node(n: &str, out: u32, k: u32, s: u32, p: u32) -> ConvSpec {
     }
 }
 
-fn conv_bn_nodes(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
+/// `conv{i}` followed by `bn{i}`.
+pub(crate) fn conv_bn_nodes(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
     vec![
         Node::Conv(conv_node(&format!("conv{i}"), out, k, s, p)),
         plain_node(Node::Batchnorm, &format!("bn{i}")),
     ]
 }
 
-fn block_node(layers: Vec<Node>) -> Node {
+/// An unnamed sequential block.
+pub(crate) fn block_node(layers: Vec<Node>) -> Node {
     Node::Block(BlockSpec {
         name: None,
         input: None,

@@ -14,9 +14,9 @@
 //!   shortcut, a plain `block`.
 
 use super::spec::{
-    Accum, AddSpec, BasicSpec, BlockSpec, BottleneckSpec, ConvSpec, FcSpec, GroupLayout, InputSpec,
-    InvertedResidualSpec, KernelShape, NetworkSpec, Node, Padding, Pair, Plain, PoolSpec,
-    StageSpec, StriaBlockSpec,
+    Accum, AddSpec, BasicSpec, BottleneckSpec, ConvSpec, FcSpec, InputSpec, InvertedResidualSpec,
+    KernelShape, NetworkSpec, Node, Padding, Pair, PoolSpec, StageSpec, StriaBlockSpec, block_node,
+    conv_bn_nodes, conv_node, nm, plain_node,
 };
 use std::path::{Path, PathBuf};
 
@@ -125,7 +125,7 @@ pub fn resnet50_cf2() -> NetworkSpec {
     let stem = vec![
         conv("conv1", 64, 7, 2, 3),
         Node::Maxpool(PoolSpec {
-            name: name("maxpool"),
+            name: nm("maxpool"),
             input: None,
             kernel: Pair(3, 3),
             stride: Some(Pair(2, 2)),
@@ -152,18 +152,18 @@ pub fn resnet50_cf2() -> NetworkSpec {
         })
         .collect();
     let head = vec![
-        plain(Node::Batchnorm, "bn"),
-        plain(Node::Relu, "relu"),
+        plain_node(Node::Batchnorm, "bn"),
+        plain_node(Node::Relu, "relu"),
         Node::Avgpool(PoolSpec {
-            name: name("avgpool"),
+            name: nm("avgpool"),
             input: None,
             kernel: Pair(7, 7),
             stride: None,
             padding: Padding::default(),
         }),
-        plain(Node::Flatten, "flatten"),
+        plain_node(Node::Flatten, "flatten"),
         fc("fc", 1001),
-        plain(Node::Argmax, "argmax"),
+        plain_node(Node::Argmax, "argmax"),
     ];
     network("resnet50-cf2", 224, stem, stages, head)
 }
@@ -204,10 +204,13 @@ fn resnet(stem_name: &str, res: u32, classes: u32, depth: Depth, stem: Stem) -> 
         Stem::ImageNet => vec![conv("conv1", 64, 7, 2, 3)],
         Stem::Cifar => vec![conv("conv1", 64, 3, 1, 1)],
     };
-    layers.extend([plain(Node::Batchnorm, "bn1"), plain(Node::Relu, "relu")]);
+    layers.extend([
+        plain_node(Node::Batchnorm, "bn1"),
+        plain_node(Node::Relu, "relu"),
+    ]);
     if let Stem::ImageNet = stem {
         layers.push(Node::Maxpool(PoolSpec {
-            name: name("maxpool"),
+            name: nm("maxpool"),
             input: None,
             kernel: Pair(3, 3),
             stride: Some(Pair(2, 2)),
@@ -235,16 +238,20 @@ fn resnet(stem_name: &str, res: u32, classes: u32, depth: Depth, stem: Stem) -> 
     // torchvision pools adaptively; kuangliu's CIFAR nets call avg_pool2d over the final map
     // (4x4 at 32x32 input, 8x8 at 64x64).
     let pool = match stem {
-        Stem::ImageNet => plain(Node::GlobalAvgpool, "avgpool"),
+        Stem::ImageNet => plain_node(Node::GlobalAvgpool, "avgpool"),
         Stem::Cifar => Node::Avgpool(PoolSpec {
-            name: name("avgpool"),
+            name: nm("avgpool"),
             input: None,
             kernel: Pair(res / 8, res / 8),
             stride: None,
             padding: Padding::default(),
         }),
     };
-    let head = vec![pool, plain(Node::Flatten, "flatten"), fc("fc", classes)];
+    let head = vec![
+        pool,
+        plain_node(Node::Flatten, "flatten"),
+        fc("fc", classes),
+    ];
     network(stem_name, res, layers, stages, head)
 }
 
@@ -280,7 +287,10 @@ fn resnet_block(in_c: u32, w: u32, expansion: u32, s: u32) -> Node {
 fn preact_bottleneck(in_c: u32, w: u32, s: u32) -> Node {
     let out = 4 * w;
     let projection = s != 1 || in_c != out;
-    let mut layers = vec![plain(Node::Batchnorm, "bn1"), plain(Node::Relu, "relu1")];
+    let mut layers = vec![
+        plain_node(Node::Batchnorm, "bn1"),
+        plain_node(Node::Relu, "relu1"),
+    ];
     if projection {
         layers.push(conv("downsample", out, 1, s, 0));
     }
@@ -291,19 +301,19 @@ fn preact_bottleneck(in_c: u32, w: u32, s: u32) -> Node {
         } else {
             conv1
         },
-        plain(Node::Batchnorm, "bn2"),
-        plain(Node::Relu, "relu2"),
+        plain_node(Node::Batchnorm, "bn2"),
+        plain_node(Node::Relu, "relu2"),
         conv("conv2", w, 3, s, 1),
-        plain(Node::Batchnorm, "bn3"),
-        plain(Node::Relu, "relu3"),
+        plain_node(Node::Batchnorm, "bn3"),
+        plain_node(Node::Relu, "relu3"),
         conv("conv3", out, 1, 1, 0),
         Node::Add(AddSpec {
-            name: name("add"),
+            name: nm("add"),
             input: None,
             from: (if projection { "downsample" } else { "input" }).into(),
         }),
     ]);
-    block(layers)
+    block_node(layers)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,8 +334,8 @@ fn mobilenet_v2(stem_name: &str, res: u32, classes: u32, stem: Stem) -> NetworkS
     let cifar = matches!(stem, Stem::Cifar);
     let stem_stride = if cifar { 1 } else { 2 };
     let layers = [
-        conv_bn(1, 32, 3, stem_stride, 1),
-        vec![plain(Node::Relu6, "relu1")],
+        conv_bn_nodes(1, 32, 3, stem_stride, 1),
+        vec![plain_node(Node::Relu6, "relu1")],
     ]
     .concat();
     let mut in_c = 32;
@@ -346,11 +356,11 @@ fn mobilenet_v2(stem_name: &str, res: u32, classes: u32, stem: Stem) -> NetworkS
         })
         .collect();
     let head = [
-        conv_bn(2, 1280, 1, 1, 0),
+        conv_bn_nodes(2, 1280, 1, 1, 0),
         vec![
-            plain(Node::Relu6, "relu2"),
-            plain(Node::GlobalAvgpool, "avgpool"),
-            plain(Node::Flatten, "flatten"),
+            plain_node(Node::Relu6, "relu2"),
+            plain_node(Node::GlobalAvgpool, "avgpool"),
+            plain_node(Node::Flatten, "flatten"),
             fc("fc", classes),
         ],
     ]
@@ -476,11 +486,11 @@ pub fn strianet_tiny() -> NetworkSpec {
 pub fn strianet_imagenet() -> NetworkSpec {
     let mut layers = vec![
         conv("conv1", STRIANET_STEM, 7, 2, 3),
-        plain(Node::Batchnorm, "bn1"),
-        plain(Node::Relu, "relu"),
+        plain_node(Node::Batchnorm, "bn1"),
+        plain_node(Node::Relu, "relu"),
     ];
     layers.push(Node::Maxpool(PoolSpec {
-        name: name("maxpool"),
+        name: nm("maxpool"),
         input: None,
         kernel: Pair(3, 3),
         stride: Some(Pair(2, 2)),
@@ -497,8 +507,8 @@ fn strianet(
     plan: &[StriaStage; 4],
 ) -> NetworkSpec {
     let layers = [
-        conv_bn(1, STRIANET_STEM, 3, stem_stride, 1),
-        vec![plain(Node::Relu, "relu1")],
+        conv_bn_nodes(1, STRIANET_STEM, 3, stem_stride, 1),
+        vec![plain_node(Node::Relu, "relu1")],
     ]
     .concat();
     strianet_body(net_name, res, classes, layers, plan)
@@ -540,8 +550,8 @@ fn strianet_body(
         })
         .collect();
     let head = vec![
-        plain(Node::GlobalAvgpool, "avgpool"),
-        plain(Node::Flatten, "flatten"),
+        plain_node(Node::GlobalAvgpool, "avgpool"),
+        plain_node(Node::Flatten, "flatten"),
         fc("fc", classes),
     ];
     network(net_name, res, layers, stages, head)
@@ -549,10 +559,6 @@ fn strianet_body(
 
 // ---------------------------------------------------------------------------------------------
 // Node constructors
-
-fn name(n: &str) -> Option<String> {
-    Some(n.to_string())
-}
 
 fn network(
     name: &str,
@@ -578,44 +584,16 @@ fn stage(blocks: Vec<Node>) -> StageSpec {
     StageSpec { name: None, blocks }
 }
 
-fn block(layers: Vec<Node>) -> Node {
-    Node::Block(BlockSpec {
-        name: None,
-        input: None,
-        layers,
-    })
-}
-
 /// A square dense convolution `k`x`k`, stride `s`, zero padding `p` on every side.
 fn conv(n: &str, out: u32, k: u32, s: u32, p: u32) -> Node {
-    Node::Conv(ConvSpec {
-        name: name(n),
-        input: None,
-        out_channels: out,
-        kernel: Pair(k, k),
-        stride: Pair(s, s),
-        padding: Padding::all(p),
-        groups: 1,
-        taps: None,
-        kernel_shape: KernelShape::Dense,
-        accum: Accum::HeRotate,
-        group_layout: GroupLayout::Contiguous,
-    })
-}
-
-/// `conv{i}` followed by `bn{i}`.
-fn conv_bn(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
-    vec![
-        conv(&format!("conv{i}"), out, k, s, p),
-        plain(Node::Batchnorm, &format!("bn{i}")),
-    ]
+    Node::Conv(conv_node(n, out, k, s, p))
 }
 
 /// Makes a conv read the tensor named `src` instead of the previous node's output.
 fn with_input(node: Node, src: &str) -> Node {
     match node {
         Node::Conv(c) => Node::Conv(ConvSpec {
-            input: name(src),
+            input: nm(src),
             ..c
         }),
         other => unreachable!("with_input is only used on convolutions, got {other:?}"),
@@ -624,16 +602,8 @@ fn with_input(node: Node, src: &str) -> Node {
 
 fn fc(n: &str, out: u32) -> Node {
     Node::Fc(FcSpec {
-        name: name(n),
+        name: nm(n),
         input: None,
         out_features: out,
-    })
-}
-
-/// A parameterless layer such as `plain(Node::Relu, "relu")`.
-fn plain(kind: fn(Plain) -> Node, n: &str) -> Node {
-    kind(Plain {
-        name: name(n),
-        input: None,
     })
 }
