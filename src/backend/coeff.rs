@@ -397,6 +397,27 @@ fn check(ex: &Executed, expect: &[u64], t: u64) -> bool {
             .all(|((&c, &m), &y)| c != u64::MAX && c.wrapping_add(m) & (t - 1) == y)
 }
 
+/// Runs a HomConv / HomFC plan on the signed input `x`: shares it (mod t), executes, and checks
+/// the reconstruction against `expect`.
+#[allow(clippy::too_many_arguments)]
+fn run_plan(
+    layer: &Layer,
+    n: u64,
+    t: u64,
+    opts: &RunOptions,
+    plan: &Plan,
+    x: &[i64],
+    expect: &[u64],
+    rng: &mut StdRng,
+) -> Result<LayerRun> {
+    let xu: Vec<u64> = x.iter().map(|&v| mod_t(v, t)).collect();
+    let (xc, xs) = share(&xu, t, layer.reads_input, rng);
+    let mut he = make_he(n, opts, t, opts.seed)?;
+    let ex = execute(&mut he, plan, &xc, xs.as_deref(), rng)?;
+    let correct = check(&ex, expect, t);
+    Ok(layer_run(&he, &ex, correct))
+}
+
 fn layer_run(he: &Instrumented, ex: &Executed, correct: bool) -> LayerRun {
     LayerRun {
         observed: he.counts,
@@ -708,12 +729,7 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
         out_len: m * oh * ow,
     };
 
-    let xu: Vec<u64> = x.iter().map(|&v| mod_t(v, t)).collect();
-    let (xc, xs) = share(&xu, t, layer.reads_input, &mut rng);
-    let mut he = make_he(n, opts, t, opts.seed)?;
-    let ex = execute(&mut he, &plan, &xc, xs.as_deref(), &mut rng)?;
-    let correct = check(&ex, &expect, t);
-    Ok(layer_run(&he, &ex, correct))
+    run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -792,12 +808,7 @@ fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
         outputs,
         out_len: no,
     };
-    let xu: Vec<u64> = x.iter().map(|&v| mod_t(v, t)).collect();
-    let (xc, xs) = share(&xu, t, layer.reads_input, &mut rng);
-    let mut he = make_he(n, opts, t, opts.seed)?;
-    let ex = execute(&mut he, &plan, &xc, xs.as_deref(), &mut rng)?;
-    let correct = check(&ex, &expect, t);
-    Ok(layer_run(&he, &ex, correct))
+    run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
 
 // ---------------------------------------------------------------------------------------------
