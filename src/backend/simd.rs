@@ -1402,8 +1402,43 @@ fn dense_share_side(
     Ok(out)
 }
 
-/// Share-side on the small-group plan: per input ciphertext and in-row offset `d`, the masked
-/// products accumulated, switched down and returned; aligned by a row rotation of `-d*S`.
+/// The small-group plan's partial sums: per input ciphertext and in-row offset `d` (index `oi`
+/// into [`group_offsets`]), the masked products of all taps accumulated into the zero ciphertext
+/// and switched down once; each is handed to `emit(p, ct_idx, oi, d, partial)`.
+#[allow(clippy::too_many_arguments)]
+fn small_group_partials(
+    p: &mut Party,
+    d: &ConvData,
+    co: usize,
+    job: &Job,
+    prep: &JobPrep,
+    rots: &[Vec<Cow<'_, Ciphertext>>],
+    g: usize,
+    clock: &mut OnlineClock,
+    mut emit: impl FnMut(&mut Party, usize, usize, i64, Ciphertext) -> Result<()>,
+) -> Result<()> {
+    let offsets = group_offsets(g, job.layout.hc as usize);
+    for (ct_idx, ct_rots) in rots.iter().enumerate() {
+        prep.with_block(p, d, co, job, ct_idx, clock, |p, block| {
+            let mut masks = block.iter();
+            for (oi, &off) in offsets.iter().enumerate() {
+                let mut acc = None;
+                for src in ct_rots {
+                    let mask = masks.next().expect("one mask per product");
+                    p.mac(&mut acc, src, mask.as_ref());
+                }
+                let mut acc = acc.unwrap_or_else(|| p.zero.clone());
+                p.he.mod_switch(&mut acc)?;
+                emit(p, ct_idx, oi, off, acc)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Share-side on the small-group plan: the partial sums of [`small_group_partials`], returned
+/// unrotated; aligned by a row rotation of `-d*S`.
 #[allow(clippy::too_many_arguments)]
 fn small_group_share_side(
     p: &mut Party,
@@ -1417,30 +1452,28 @@ fn small_group_share_side(
 ) -> Result<Vec<Partial>> {
     let l = &job.layout;
     let (s, hc) = (l.s as usize, l.hc as usize);
-    let offsets = group_offsets(g, hc);
+    let per_ct = group_offsets(g, hc).len();
     let mut out = Vec::new();
-    for (ct_idx, ct_rots) in rots.iter().enumerate() {
-        prep.with_block(p, d, co, job, ct_idx, clock, |p, block| {
-            let mut masks = block.iter();
-            for (oi, &off) in offsets.iter().enumerate() {
-                let mut acc = None;
-                for src in ct_rots {
-                    let mask = masks.next().expect("one mask per product");
-                    p.mac(&mut acc, src, mask.as_ref());
-                }
-                let mut acc = acc.unwrap_or_else(|| p.zero.clone());
-                p.he.mod_switch(&mut acc)?;
-                let al = Align {
-                    out: ct_idx,
-                    step: -off * s as i64,
-                    swap: false,
-                    fold: false,
-                };
-                out.push((ct_idx * offsets.len() + oi, acc, al));
-            }
+    small_group_partials(
+        p,
+        d,
+        co,
+        job,
+        prep,
+        rots,
+        g,
+        clock,
+        |_, ct_idx, oi, off, acc| {
+            let al = Align {
+                out: ct_idx,
+                step: -off * s as i64,
+                swap: false,
+                fold: false,
+            };
+            out.push((ct_idx * per_ct + oi, acc, al));
             Ok(())
-        })?;
-    }
+        },
+    )?;
     Ok(out)
 }
 
@@ -1594,9 +1627,9 @@ fn second_row_live(d: &ConvData, co: usize, job: &Job) -> bool {
     })
 }
 
-/// The small-group middle (background.md 5.2-5.3, `small_group_subconv`): per input ciphertext and
-/// in-row offset `d`, the masked products of all taps accumulated, switched down, rotated by
-/// `-d*S` (offset 0 free) and added into the result. Returns `inp_ct` ciphertexts at level 1.
+/// The small-group middle (background.md 5.2-5.3, `small_group_subconv`): the partial sums of
+/// [`small_group_partials`] rotated by `-d*S` (offset 0 free) and added into the result. Returns
+/// `inp_ct` ciphertexts at level 1.
 #[allow(clippy::too_many_arguments)]
 fn small_group_middle(
     p: &mut Party,
@@ -1609,27 +1642,24 @@ fn small_group_middle(
     clock: &mut OnlineClock,
 ) -> Result<Vec<Ciphertext>> {
     let l = &job.layout;
-    let (s, hc) = (l.s as usize, l.hc as usize);
-    let offsets = group_offsets(g, hc);
+    let s = l.s as usize;
     let zero1 = p.zero_next_level()?;
     let mut result: Vec<Option<Ciphertext>> = (0..l.inp_ct).map(|_| None).collect();
-    for (ct_idx, ct_rots) in rots.iter().enumerate() {
-        prep.with_block(p, d, co, job, ct_idx, clock, |p, block| {
-            let mut masks = block.iter();
-            for &off in &offsets {
-                let mut acc = None;
-                for src in ct_rots {
-                    let mask = masks.next().expect("one mask per product");
-                    p.mac(&mut acc, src, mask.as_ref());
-                }
-                let mut acc = acc.unwrap_or_else(|| p.zero.clone());
-                p.he.mod_switch(&mut acc)?;
-                let r = p.rotate_owned(acc, -off * s as i64, RotKind::External)?;
-                accumulate(&mut p.he, &mut result[ct_idx], r, &zero1);
-            }
+    small_group_partials(
+        p,
+        d,
+        co,
+        job,
+        prep,
+        rots,
+        g,
+        clock,
+        |p, ct_idx, _, off, acc| {
+            let r = p.rotate_owned(acc, -off * s as i64, RotKind::External)?;
+            accumulate(&mut p.he, &mut result[ct_idx], r, &zero1);
             Ok(())
-        })?;
-    }
+        },
+    )?;
     Ok(result
         .into_iter()
         .map(|r| r.unwrap_or_else(|| zero1.clone()))
