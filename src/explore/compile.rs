@@ -20,7 +20,7 @@ use crate::cost::price::{load_link, load_profile};
 use crate::error::SpecError;
 use crate::eval::{LayerEval, Setting, Totals, evaluate};
 use crate::net::graph::build;
-use crate::net::parse::parse_spec;
+use crate::net::parse::parse_spec_value;
 use crate::net::spec::{Accum, KernelShape};
 use crate::net::{Network, NetworkSpec};
 use serde_json::{Map, Value, json};
@@ -325,8 +325,7 @@ impl Compiled {
             "input".into(),
             json!({"channels": input.0, "height": input.1, "width": input.2}),
         );
-        let spec =
-            parse_spec(&Value::Object(obj).to_string(), &self.file).map_err(|e| e.to_string())?;
+        let spec = parse_spec_value(Value::Object(obj), &self.file).map_err(|e| e.to_string())?;
         let mut net = build(&spec, &self.file).map_err(|e| e.to_string())?;
         if !reads_input {
             // A block or the head reads an intermediate tensor (secret-shared), not the
@@ -865,7 +864,7 @@ impl Compiled {
         name: &str,
     ) -> Result<(NetworkSpec, Metrics), String> {
         let v = self.network_json(digits, name);
-        let spec = parse_spec(&v.to_string(), &self.file).map_err(|e| e.to_string())?;
+        let spec = parse_spec_value(v, &self.file).map_err(|e| e.to_string())?;
         let net = build(&spec, &self.file).map_err(|e| e.to_string())?;
         let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;
         let mut m = Metrics::of_rows(&rows);

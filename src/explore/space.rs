@@ -300,18 +300,10 @@ pub fn load_space(path: &Path) -> Result<(SpaceFile, String), SpecError> {
 
 /// Parses space JSON text; `file` names the source in errors.
 pub fn parse_space(text: &str, file: &str) -> Result<SpaceFile, SpecError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let space: SpaceFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path.is_empty() || path == "." {
-            SpecError::file(file, inner)
-        } else {
-            SpecError::file(file, format!("field `{path}`: {inner}"))
-        }
-    })?;
-    de.end()
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| SpecError::file(file, format!("not valid JSON: {e}")))?;
+    let space: SpaceFile =
+        crate::net::parse::from_value(value).map_err(|m| SpecError::file(file, m))?;
     check(&space).map_err(|m| SpecError::file(file, m))?;
     Ok(space)
 }

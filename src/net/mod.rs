@@ -7,5 +7,5 @@ pub mod spec;
 pub mod zoo;
 
 pub use graph::{Conv, Layer, Network, Op, Pool, Shape, build, load_network};
-pub use parse::{load_spec, parse_spec};
+pub use parse::{load_spec, parse_spec, parse_spec_value};
 pub use spec::NetworkSpec;

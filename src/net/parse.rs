@@ -21,6 +21,11 @@ pub fn load_spec(path: &Path) -> Result<NetworkSpec, SpecError> {
 pub fn parse_spec(text: &str, file: &str) -> Result<NetworkSpec, SpecError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| SpecError::file(file, format!("not valid JSON: {e}")))?;
+    parse_spec_value(value, file)
+}
+
+/// [`parse_spec`] on an already parsed JSON value (specs built in memory, e.g. by the search).
+pub fn parse_spec_value(value: Value, file: &str) -> Result<NetworkSpec, SpecError> {
     let Value::Object(mut top) = value else {
         return Err(SpecError::file(file, "the top level must be a JSON object"));
     };
@@ -55,7 +60,7 @@ pub fn parse_spec(text: &str, file: &str) -> Result<NetworkSpec, SpecError> {
 }
 
 /// `serde_json::from_value` that names the offending field (`field `taps[0]`: ...`).
-fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+pub(crate) fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
