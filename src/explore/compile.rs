@@ -307,15 +307,27 @@ impl Compiled {
         SpecError::file(&self.file, m)
     }
 
-    /// Builds and evaluates a piece (stem, one block, head) as a network of its own;
-    /// `reads_input`: the piece starts at the network input (the stem, or the first stage when
-    /// there is no stem).
+    /// Builds and evaluates a piece (stem, one block, head) as a network of its own.
     fn piece(
         &self,
         input: (u32, u32, u32),
         spec: Value,
         reads_input: bool,
     ) -> Result<(Network, Metrics), String> {
+        let net = self.build_piece(input, spec, reads_input)?;
+        let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;
+        let m = Metrics::of_rows(&rows);
+        Ok((net, m))
+    }
+
+    /// Builds a piece as a network of its own; `reads_input`: the piece starts at the network
+    /// input (the stem, or the first stage when there is no stem).
+    fn build_piece(
+        &self,
+        input: (u32, u32, u32),
+        spec: Value,
+        reads_input: bool,
+    ) -> Result<Network, String> {
         let mut obj = match spec {
             Value::Object(o) => o,
             _ => unreachable!("pieces are objects"),
@@ -334,9 +346,7 @@ impl Compiled {
                 l.reads_input = false;
             }
         }
-        let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;
-        let m = Metrics::of_rows(&rows);
-        Ok((net, m))
+        Ok(net)
     }
 
     /// Stem output, stage resolutions and `cn_s`, from the template at its default values.
@@ -344,11 +354,13 @@ impl Compiled {
         let i = self.space.input;
         let mut cur = (i.channels, i.height, i.width);
         if !self.space.stem.is_empty() {
-            let (net, _) = self
+            let (net, m) = self
                 .piece(cur, json!({"layers": self.space.stem}), true)
                 .map_err(|e| self.err(format!("stem: {e}")))?;
             let o = net.layers.last().expect("non-empty stem").output;
             cur = (o.c, o.h, o.w);
+            // The stem's term: constant.
+            self.push_term(Vec::new(), vec![m]);
         }
         self.stem_out = cur;
         for s in 0..self.space.stages.len() {
@@ -356,8 +368,8 @@ impl Compiled {
             let w = st.width;
             // The stage's output resolution from a plain strided 1x1 (every searched block type
             // pads its spatial kernel to keep `ceil(H / s)`), then the cn of a 1x1 there.
-            let (net, _) = self
-                .piece(
+            let net = self
+                .build_piece(
                     cur,
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1,
                                        "stride": st.stride}]}),
@@ -365,8 +377,8 @@ impl Compiled {
                 )
                 .map_err(|e| self.err(format!("field `stages[{s}]`: {e}")))?;
             let o = net.layers[0].output;
-            let (probe, _) = self
-                .piece(
+            let probe = self
+                .build_piece(
                     (w, o.h, o.w),
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1}]}),
                     false,
@@ -655,18 +667,8 @@ impl Compiled {
 
     /// Fills every term's table.
     fn tables(&mut self) -> Result<(), SpecError> {
+        // The stem's term is in place already (`shapes`).
         let mut memo: HashMap<(String, (u32, u32, u32)), Metrics> = HashMap::new();
-        // The stem: constant.
-        if !self.space.stem.is_empty() {
-            let (_, m) = self
-                .piece(
-                    self.stem_out_input(),
-                    json!({"layers": self.space.stem}),
-                    true,
-                )
-                .map_err(|e| self.err(format!("stem: {e}")))?;
-            self.push_term(Vec::new(), vec![m]);
-        }
         for s in 0..self.space.stages.len() {
             for b in 0..self.max_depth(s) {
                 let dims = self.block_dims(s, b);
@@ -762,11 +764,6 @@ impl Compiled {
         }
         self.distinct_blocks = memo.len();
         Ok(())
-    }
-
-    fn stem_out_input(&self) -> (u32, u32, u32) {
-        let i = self.space.input;
-        (i.channels, i.height, i.width)
     }
 
     fn push_term(&mut self, dims: Vec<usize>, table: Vec<Metrics>) {
