@@ -706,3 +706,36 @@ echo 4242
         read(&whole.join("all.csv"))
     );
 }
+
+/// `compare-fronts` on hand-made fronts: each reference point against the other front's lowest
+/// latency at equal or larger parameter count.
+#[test]
+fn compare_fronts_hand_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small(dir.path());
+    let c = load(&p, None).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for d in [&a, &b] {
+        search(&c, &opts(d, Strategy::Random, 10, 1)).unwrap();
+    }
+    std::fs::write(
+        a.join("pareto.csv"),
+        "seq,latency_ms,params\n0,5,10\n1,8,20\n2,12,40\n",
+    )
+    .unwrap();
+    std::fs::write(
+        b.join("pareto.csv"),
+        "params,seq,latency_ms\n15,0,4\n30,1,9\n",
+    )
+    .unwrap();
+    let (cost, cap, m) = stria::explore::fronts::compare(&a, &b).unwrap();
+    assert_eq!((cost.as_str(), cap.as_str()), ("latency_ms", "params"));
+    let got: Vec<(f64, Option<f64>)> = m.iter().map(|x| (x.capacity, x.ratio())).collect();
+    assert_eq!(
+        got,
+        vec![(10.0, Some(0.8)), (20.0, Some(9.0 / 8.0)), (40.0, None)]
+    );
+    let text = stria::explore::fronts::compare_text(&a, &b).unwrap();
+    assert!(text.contains("2 of 3 points matched"), "{text}");
+    assert!(text.contains("the second is lower at 1 of them"), "{text}");
+}

@@ -7,7 +7,7 @@
 //! `c_ref`, the other front's cost is the smallest cost among its points with capacity `>= x`
 //! (none: the other front does not reach that capacity).
 
-use super::run::Meta;
+use super::merge::read_meta;
 use anyhow::{Context, Result, ensure};
 use std::path::Path;
 
@@ -58,14 +58,7 @@ fn front(dir: &Path, cost: &str, capacity: &str) -> Result<Vec<(f64, f64)>> {
 /// Matches every point of `reference`'s front against `other`'s front. Returns the metric
 /// names (cost, capacity) and the matches sorted by capacity.
 pub fn compare(reference: &Path, other: &Path) -> Result<(String, String, Vec<Matched>)> {
-    let meta = |d: &Path| -> Result<Meta> {
-        let p = d.join("search.json");
-        let t =
-            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        serde_json::from_str(&t)
-            .with_context(|| format!("{}: not a search description", p.display()))
-    };
-    let (a, b) = (meta(reference)?, meta(other)?);
+    let (a, b) = (read_meta(reference)?, read_meta(other)?);
     ensure!(
         a.minimize.len() == 1 && a.maximize.len() == 1,
         "{}: comparing fronts needs one metric to minimize and one to maximize",

@@ -17,7 +17,8 @@ pub struct Merged {
     pub all_csv: bool,
 }
 
-fn read_meta(dir: &Path) -> Result<Meta> {
+/// Reads `DIR/search.json`.
+pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("search.json");
     let text = std::fs::read_to_string(&p).with_context(|| {
         format!(
