@@ -739,3 +739,34 @@ fn compare_fronts_hand_made() {
     assert!(text.contains("2 of 3 points matched"), "{text}");
     assert!(text.contains("the second is lower at 1 of them"), "{text}");
 }
+
+/// `--protocol` / `--link` override the space's setting and are part of the search's identity.
+#[test]
+fn protocol_and_link_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small(dir.path());
+    let base = load(&p, None).unwrap();
+    let over = stria::explore::load_with(
+        &p,
+        None,
+        Some(stria::packing::Protocol::Cheetah),
+        Some("wan"),
+    )
+    .unwrap();
+    assert_eq!(
+        over.setting.count.protocol,
+        stria::packing::Protocol::Cheetah
+    );
+    assert_eq!(over.setting.link.name, "wan");
+    assert_ne!(base.fingerprint, over.fingerprint);
+    let digits = vec![0u32; base.dims.len()];
+    let (b, o) = (base.eval(&digits), over.eval(&digits));
+    assert!(b.counts.rotations() > 0 && o.counts.rotations() == 0);
+    // A checkpoint of the CrypTFlow2 search does not resume the Cheetah one.
+    let out = dir.path().join("out");
+    search(&base, &opts(&out, Strategy::Random, 100, 1)).unwrap();
+    let mut o = opts(&out, Strategy::Random, 100, 1);
+    o.resume = true;
+    let e = search(&over, &o).unwrap_err();
+    assert!(e.to_string().contains("another search"), "{e}");
+}
