@@ -24,13 +24,17 @@ fn lan() -> Link {
 fn pricing_arithmetic_of_one_conv() {
     // Background 3.A under CrypTFlow2 (8x8, 256 -> 256, 3x3 pad 1): key switches 68 + 460 = 528,
     // ScMult 9216, Add 9216 + 256 + 8 + 4 = 9484, ModSwitch 256 + 8 + 1 = 265, Enc 8, Dec 4.
-    let n = net(
+    let mut n = net(
         r#"{"type": "conv", "out_channels": 256, "kernel": 3, "padding": 1}"#,
         256,
         8,
         8,
     );
+    // The input holds unreduced products, so the conv truncates it first (unknown MSB), priced
+    // here with the paper's bound for SCI_HE's field division.
+    n.input_untruncated = true;
     let mut s = Setting::new(Protocol::Cryptflow2, lan());
+    s.nonlinear.cryptflow2_nonlinear = stria::packing::nonlinear::Cryptflow2Nonlinear::PaperBounds;
     s.profile = stria::cost::price::CostProfile::published_priors();
     let e = evaluate(&n, &s).unwrap();
     let c = e[0].cost.counts;
@@ -44,7 +48,7 @@ fn pricing_arithmetic_of_one_conv() {
     // = 1,663,200 + 17,971,200 + 725,526 + 62,275 + 27,600 + 3,800 = 20,453,601 us.
     let compute_ms = 20_453.601;
     assert!((e[0].price.compute_ms - compute_ms).abs() < 1e-6);
-    // Truncation of the 256*8*8 = 16,384 outputs, SCI_HE field protocol (eta = 37, f = 12):
+    // Truncation of the 256*8*8 = 16,384 inputs, SCI_HE field protocol (eta = 37, f = 12):
     // 15,142 bits each = 248,086,528 bits = 31,010,816 bytes, 16 rounds.
     assert_eq!((e[0].nl.trunc, e[0].nonlinear_bytes), (16_384, 31_010_816));
     assert_eq!(e[0].rounds, 1 + 16);

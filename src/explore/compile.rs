@@ -23,6 +23,7 @@ use crate::net::graph::build;
 use crate::net::parse::parse_spec_value;
 use crate::net::spec::{Accum, KernelShape};
 use crate::net::{Network, NetworkSpec};
+use crate::packing::nonlinear::output_untruncated;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -224,6 +225,9 @@ pub struct Compiled {
     /// (dimension sizes) for decoding indices, last dimension fastest.
     radix: Vec<u64>,
     stem_out: (u32, u32, u32),
+    /// The stem leaves unreduced fixed-point products at its output (see
+    /// [`crate::packing::nonlinear::truncation_plan`]): the first block starts from them.
+    stem_untruncated: bool,
     /// Blocks the memo counted (distinct block configurations).
     pub distinct_blocks: usize,
 }
@@ -294,6 +298,7 @@ impl Compiled {
             entries: Vec::new(),
             radix: Vec::new(),
             stem_out: (0, 0, 0),
+            stem_untruncated: false,
             distinct_blocks: 0,
             space,
         };
@@ -308,13 +313,16 @@ impl Compiled {
     }
 
     /// Builds and evaluates a piece (stem, one block, head) as a network of its own.
+    /// `untruncated`: the piece's input holds unreduced products (it decides where the piece
+    /// truncates, exactly as inside the whole network).
     fn piece(
         &self,
         input: (u32, u32, u32),
         spec: Value,
         reads_input: bool,
+        untruncated: bool,
     ) -> Result<(Network, Metrics), String> {
-        let net = self.build_piece(input, spec, reads_input)?;
+        let net = self.build_piece(input, spec, reads_input, untruncated)?;
         let rows = evaluate(&net, &self.setting).map_err(|e| e.to_string())?;
         let m = Metrics::of_rows(&rows);
         Ok((net, m))
@@ -327,6 +335,7 @@ impl Compiled {
         input: (u32, u32, u32),
         spec: Value,
         reads_input: bool,
+        untruncated: bool,
     ) -> Result<Network, String> {
         let mut obj = match spec {
             Value::Object(o) => o,
@@ -335,7 +344,8 @@ impl Compiled {
         obj.insert("name".into(), json!(self.space.name));
         obj.insert(
             "input".into(),
-            json!({"channels": input.0, "height": input.1, "width": input.2}),
+            json!({"channels": input.0, "height": input.1, "width": input.2,
+                   "untruncated": untruncated}),
         );
         let spec = parse_spec_value(Value::Object(obj), &self.file).map_err(|e| e.to_string())?;
         let mut net = build(&spec, &self.file).map_err(|e| e.to_string())?;
@@ -355,8 +365,9 @@ impl Compiled {
         let mut cur = (i.channels, i.height, i.width);
         if !self.space.stem.is_empty() {
             let (net, m) = self
-                .piece(cur, json!({"layers": self.space.stem}), true)
+                .piece(cur, json!({"layers": self.space.stem}), true, false)
                 .map_err(|e| self.err(format!("stem: {e}")))?;
+            self.stem_untruncated = output_untruncated(&net);
             let o = net.layers.last().expect("non-empty stem").output;
             cur = (o.c, o.h, o.w);
             // The stem's term: constant.
@@ -374,6 +385,7 @@ impl Compiled {
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1,
                                        "stride": st.stride}]}),
                     true,
+                    false,
                 )
                 .map_err(|e| self.err(format!("field `stages[{s}]`: {e}")))?;
             let o = net.layers[0].output;
@@ -381,6 +393,7 @@ impl Compiled {
                 .build_piece(
                     (w, o.h, o.w),
                     json!({"layers": [{"type": "conv", "out_channels": w, "kernel": 1}]}),
+                    false,
                     false,
                 )
                 .map_err(|e| self.err(format!("field `stages[{s}]`: {e}")))?;
@@ -668,7 +681,11 @@ impl Compiled {
     /// Fills every term's table.
     fn tables(&mut self) -> Result<(), SpecError> {
         // The stem's term is in place already (`shapes`).
-        let mut memo: HashMap<(String, (u32, u32, u32)), Metrics> = HashMap::new();
+        let mut memo: HashMap<BlockKey, Metrics> = HashMap::new();
+        // Whether blocks hand unreduced products to the next block: read off the first block
+        // that builds; every other block must agree, or the per-block tables could not place the
+        // next block's truncations exactly.
+        let mut blocks_untruncated: Option<bool> = None;
         for s in 0..self.space.stages.len() {
             for b in 0..self.max_depth(s) {
                 let dims = self.block_dims(s, b);
@@ -687,14 +704,29 @@ impl Compiled {
                         continue;
                     }
                     let (node, input) = self.block_node(s, b, &digits);
-                    let key = (node.to_string(), input);
+                    let untruncated = if s == 0 && b == 0 {
+                        self.stem_untruncated
+                    } else {
+                        blocks_untruncated.unwrap_or(false)
+                    };
+                    let key = (node.to_string(), input, untruncated);
                     let m = match memo.get(&key) {
                         Some(m) => *m,
                         None => {
                             let piece = json!({"stages": [{"blocks": [node]}]});
                             let first = s == 0 && b == 0 && self.space.stem.is_empty();
-                            let m = match self.piece(input, piece, first) {
-                                Ok((_, mut m)) => {
+                            let m = match self.piece(input, piece, first, untruncated) {
+                                Ok((net, mut m)) => {
+                                    let out = output_untruncated(&net);
+                                    if *blocks_untruncated.get_or_insert(out) != out {
+                                        return Err(self.err(format!(
+                                            "block {b} of stage {s} leaves its output at a \
+                                             different fixed-point scale than other blocks \
+                                             (truncated or not), so the next block's \
+                                             truncations would depend on the choice; stria's \
+                                             per-block tables cannot price that"
+                                        )));
+                                    }
                                     m.max_block_internal_rot = m.counts.internal_rot;
                                     m.block_external_rot = m.counts.external_rot;
                                     m
@@ -756,6 +788,7 @@ impl Compiled {
                         self.head_input(&digits),
                         json!({"layers": self.space.head}),
                         false,
+                        blocks_untruncated.unwrap_or(self.stem_untruncated),
                     )
                     .map_err(|e| self.err(format!("head: {e}")))?;
                 table.push(m);
@@ -879,6 +912,9 @@ impl Compiled {
 }
 
 /// `stages[2].blocks[1]` of `stages[2].blocks[1].conv2` (or `layer3.blocks[1]` in a named stage).
+/// A block's memo key: its spec, its input shape and whether its input arrives unreduced.
+type BlockKey = (String, (u32, u32, u32), bool);
+
 fn block_prefix(path: &str) -> Option<String> {
     let mut parts = path.splitn(3, '.');
     let a = parts.next()?;

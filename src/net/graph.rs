@@ -175,6 +175,8 @@ impl Layer {
 pub struct Network {
     pub name: String,
     pub input: Shape,
+    /// The input holds unreduced fixed-point products (`input.untruncated` of the spec).
+    pub input_untruncated: bool,
     pub layers: Vec<Layer>,
 }
 
@@ -220,6 +222,8 @@ struct Builder<'a> {
     /// The tensor(s) the node being processed reads.
     current_src: usize,
     current_src2: Option<usize>,
+    /// Whether batch norms fold into a preceding conv or fc (`fold_batchnorm` of the spec).
+    fold_batchnorm: bool,
 }
 
 /// Resolves a spec; `file` names the source in error messages.
@@ -254,6 +258,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
         layers: Vec::new(),
         current_src: 0,
         current_src2: None,
+        fold_batchnorm: spec.fold_batchnorm,
     };
     let mut cur = 0;
     cur = b.list(&spec.layers, "", "layers", cur, false)?;
@@ -268,6 +273,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
     Ok(Network {
         name: spec.name.clone(),
         input,
+        input_untruncated: i.untruncated,
         layers: b.layers,
     })
 }
@@ -474,7 +480,8 @@ impl Builder<'_> {
                 ))
             }
             Node::Batchnorm(_) => {
-                let folded = self.tensors[src].producer == Producer::ConvOrFc;
+                let folded =
+                    self.fold_batchnorm && self.tensors[src].producer == Producer::ConvOrFc;
                 // A folded BN is part of the conv/fc; the next BN cannot fold again.
                 Ok(self.push(path, Op::BatchNorm { folded }, x, x, Producer::Other))
             }

@@ -73,6 +73,18 @@ pub struct NetworkSpec {
     pub stages: Vec<StageSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub head: Vec<Node>,
+    /// `false`: no batch norm folds into the conv or fc before it; every one is evaluated as an
+    /// element-wise product, as SCI's and OpenCheetah's ResNet-50 programs do. Default `true`.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub fold_batchnorm: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Input tensor shape (channels x height x width).
@@ -82,6 +94,10 @@ pub struct InputSpec {
     pub channels: u32,
     pub height: u32,
     pub width: u32,
+    /// The input holds unreduced fixed-point products (scale `2f`), as when a network piece
+    /// starts right after a multiplication; it decides where truncations go. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub untruncated: bool,
 }
 
 /// A stage: a named list of blocks.

@@ -121,6 +121,9 @@ pub fn mobilenetv2_tiny() -> NetworkSpec {
 /// networks/main_resnet50.cpp): 224x224x3, 1001 classes; conv1 7x7/2 pad 3 without BN, max-pool
 /// 3x3/2 padded bottom/right, 16 pre-activation bottlenecks (stride on the 3x3, projection first),
 /// head BN, ReLU, avg-pool 7, FC 2048 -> 1001, argmax (the client learns only the class).
+/// Every batch norm is evaluated (none folds), as both programs do; truncations go where
+/// [`crate::packing::nonlinear::truncation_plan`] puts them, which is where the program calls
+/// `ScaleDown` and `Relu(..., doTruncation)`.
 pub fn resnet50_cf2() -> NetworkSpec {
     let stem = vec![
         conv("conv1", 64, 7, 2, 3),
@@ -165,7 +168,12 @@ pub fn resnet50_cf2() -> NetworkSpec {
         fc("fc", 1001),
         plain_node(Node::Argmax, "argmax"),
     ];
-    network("resnet50-cf2", 224, stem, stages, head)
+    NetworkSpec {
+        // Every batch norm runs as an element-wise product (`FusedBatchNorm` ->
+        // `ElemWiseActModelVectorMult` under SCI_HE, HomBN under Cheetah), none folds.
+        fold_batchnorm: false,
+        ..network("resnet50-cf2", 224, stem, stages, head)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,10 +581,12 @@ fn network(
             channels: 3,
             height: res,
             width: res,
+            untruncated: false,
         },
         layers,
         stages,
         head,
+        fold_batchnorm: true,
     }
 }
 

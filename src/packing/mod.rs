@@ -14,6 +14,7 @@
 pub mod coeff;
 pub mod gazelle;
 pub mod nonlinear;
+pub mod sci_field;
 pub mod simd;
 
 use crate::cost::{LevelMix, OpCounts};

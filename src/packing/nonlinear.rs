@@ -36,6 +36,18 @@ pub enum CheetahTruncation {
     Approximate,
 }
 
+/// How SCI_HE's (prime-field) non-linear protocols are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cryptflow2Nonlinear {
+    /// The bytes SCI's code sends, OT call by OT call, with its batching and padding
+    /// ([`super::sci_field`]). Default.
+    #[default]
+    Code,
+    /// The CrypTFlow2 paper's upper bounds (Tables 1-3), as stria counted before.
+    PaperBounds,
+}
+
 /// Where the CrypTFlow2-family protocols (SCI_HE, Gazelle, GALA) hold their shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -71,6 +83,11 @@ pub struct NonlinearParams {
     pub cheetah_truncation: CheetahTruncation,
     /// Share domain of SCI_HE, Gazelle and GALA.
     pub cryptflow2_shares: CryptflowShares,
+    /// Field protocols counted from SCI's code (default) or from the paper's bounds.
+    pub cryptflow2_nonlinear: Cryptflow2Nonlinear,
+    /// Threads of the two-party run: SCI splits each ReLU, max-pool and division layer into this
+    /// many chunks, each padded on its own (`Relu`, `MaxPool`, `funcFieldDivWrapper`).
+    pub threads: u32,
     /// Free-text provenance; ignored by the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -86,6 +103,8 @@ impl Default for NonlinearParams {
             m: 4,
             cheetah_truncation: CheetahTruncation::Approximate,
             cryptflow2_shares: CryptflowShares::Field,
+            cryptflow2_nonlinear: Cryptflow2Nonlinear::Code,
+            threads: 4,
             note: None,
         }
     }
@@ -108,6 +127,12 @@ impl NonlinearParams {
             return Err(format!(
                 "m must be between 1 and l = {}, got {}",
                 self.l, self.m
+            ));
+        }
+        if !(1..=64).contains(&self.threads) {
+            return Err(format!(
+                "threads must be between 1 and 64, got {}",
+                self.threads
             ));
         }
         if self.f >= self.l {
@@ -522,108 +547,243 @@ impl Rates {
     }
 }
 
-/// True when every consumer of tensor `t`, looking through folded batch norms, is a ReLU or
-/// ReLU6 (so its MSB after that activation is known to be 0). False for a tensor nobody reads.
-fn only_relu_consumers(net: &Network, t: usize) -> bool {
-    let mut any = false;
-    for b in net
-        .layers
-        .iter()
-        .filter(|b| b.src == t || b.src2 == Some(t))
-    {
-        any = true;
-        let ok = match b.op {
-            Op::Relu | Op::Relu6 => true,
-            // A channel permutation commutes with the activation: look through it too.
-            Op::BatchNorm { folded: true } | Op::Shuffle { .. } => only_relu_consumers(net, b.dst),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    any
+/// Where a truncation by `f` bits runs, decided by [`truncation_plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truncation {
+    /// None charged to this layer.
+    None,
+    /// The layer's input holds unreduced products (scale `2f`) and the layer multiplies again
+    /// (conv, fc, unfolded BN): the input is truncated first, its MSB unknown (SCI `ScaleDown`,
+    /// OpenCheetah's truncation of an arbitrary share). Counts the input's elements.
+    BeforeProduct(u64),
+    /// A ReLU (or ReLU6) reads unreduced products and truncates its own output, whose MSB is
+    /// known to be zero (SCI/OpenCheetah `Relu` with `doTruncation`). Counts the output's
+    /// elements.
+    AfterRelu(u64),
 }
 
-fn layer_cost(net: &Network, layer: &Layer, r: &Rates, p: &NonlinearParams) -> NlCost {
-    let out = layer.output.elems();
-    let per = |n: u64, (bits, rounds): (u64, u64)| (n * bits, if n > 0 { rounds } else { 0 });
-    match &layer.op {
-        Op::Conv(_) | Op::Fc | Op::BatchNorm { folded: false } => {
-            let rate = if only_relu_consumers(net, layer.dst) {
-                r.trunc_before_relu
-            } else {
-                r.trunc
+/// Where the frameworks truncate, one entry per layer, in one pass over the network.
+///
+/// SCI's and OpenCheetah's network programs (Athos-compiled `networks/main_*.cpp`) keep fixed-point
+/// values at scale `f` and let a product (conv, fc, a batch norm evaluated as an element-wise
+/// product) leave its output at scale `2f`, unreduced. The reduction is put off until it must
+/// happen: a ReLU reading a `2f` tensor truncates after the activation (`Relu(..., sf,
+/// doTruncation)`, known MSB); a product reading a `2f` tensor truncates its input first
+/// (`ScaleDown`, unknown MSB, once per tensor: the code truncates in place, so later readers see
+/// the reduced tensor). Max-pooling, average pooling (a division by the window, not a
+/// rescaling), additions (the lower-scale addend is scaled up locally, for free), flatten,
+/// channel shuffles and folded batch norms keep their input's scale. A network output left at
+/// `2f` (the logits before argmax) is not truncated. In SCI's ResNet-50 this gives 49
+/// truncations before a batch norm and 49 after a ReLU; a plain convolution output is never
+/// truncated on its own.
+pub fn truncation_plan(net: &Network) -> Vec<Truncation> {
+    scale_pass(net).0
+}
+
+/// [`truncation_plan`] and whether the last layer's output is left at scale `2f`.
+fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
+    let tensors = net
+        .layers
+        .iter()
+        .map(|l| l.dst.max(l.src).max(l.src2.unwrap_or(0)))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    // `wide[t]`: tensor t holds unreduced products (scale 2f).
+    let mut wide = vec![false; tensors];
+    wide[0] = net.input_untruncated;
+    let plan = net
+        .layers
+        .iter()
+        .map(|layer| {
+            let src = wide[layer.src];
+            let (out, t) = match layer.op {
+                Op::Conv(_) | Op::Fc | Op::BatchNorm { folded: false } => {
+                    wide[layer.src] = false;
+                    let t = if src {
+                        Truncation::BeforeProduct(layer.input.elems())
+                    } else {
+                        Truncation::None
+                    };
+                    (true, t)
+                }
+                Op::Relu | Op::Relu6 => {
+                    let t = if src {
+                        Truncation::AfterRelu(layer.output.elems())
+                    } else {
+                        Truncation::None
+                    };
+                    (false, t)
+                }
+                Op::Add => (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None),
+                Op::BatchNorm { folded: true }
+                | Op::MaxPool(_)
+                | Op::AvgPool(_)
+                | Op::GlobalAvgPool
+                | Op::Flatten
+                | Op::Shuffle { .. }
+                | Op::Argmax => (src, Truncation::None),
             };
-            let (bits, rounds) = per(out, rate);
-            NlCost {
-                relu: 0,
-                trunc: out,
-                bits,
-                rounds,
+            wide[layer.dst] = out;
+            t
+        })
+        .collect();
+    let last = net
+        .layers
+        .last()
+        .map_or(net.input_untruncated, |l| wide[l.dst]);
+    (plan, last)
+}
+
+/// True when the network's output tensor is left at scale `2f` by [`truncation_plan`]'s rules:
+/// a network piece ending there hands unreduced products to whatever reads it next.
+pub fn output_untruncated(net: &Network) -> bool {
+    scale_pass(net).1
+}
+
+/// Per-layer cost model of one protocol.
+enum Model {
+    /// Per-element rates (Cheetah, the Z_(2^l) rows, the field paper bounds).
+    Rates(Rates),
+    /// SCI_HE's field protocols as its code sends them ([`super::sci_field`]).
+    SciField { eta: u64, p: u64, threads: u64 },
+}
+
+fn per(n: u64, (bits, rounds): (u64, u64)) -> (u64, u64) {
+    (n * bits, if n > 0 { rounds } else { 0 })
+}
+
+impl Model {
+    fn new(protocol: Protocol, p: &NonlinearParams) -> Model {
+        let field = protocol != Protocol::Cheetah && p.cryptflow2_shares == CryptflowShares::Field;
+        if field && p.cryptflow2_nonlinear == Cryptflow2Nonlinear::Code {
+            let (eta, prime) = super::sci_field::sci_prime(p.eta);
+            Model::SciField {
+                eta: eta as u64,
+                p: prime,
+                threads: p.threads as u64,
+            }
+        } else {
+            Model::Rates(Rates::new(protocol, p))
+        }
+    }
+
+    /// (bits, rounds) of `n` ReLUs.
+    fn relu(&self, n: u64) -> (u64, u64) {
+        match *self {
+            Model::Rates(r) => per(n, r.relu),
+            Model::SciField { eta, threads, .. } => {
+                sci_bits(n, threads, |c| super::sci_field::relu_field(c, eta))
             }
         }
-        Op::Relu => {
-            let (bits, rounds) = per(out, r.relu);
-            NlCost {
-                relu: out,
-                trunc: 0,
-                bits,
-                rounds,
-            }
+    }
+
+    /// (bits, rounds) of truncating `n` elements by `f` bits.
+    fn trunc(&self, n: u64, msb_known: bool, f: u32) -> (u64, u64) {
+        match *self {
+            Model::Rates(r) => per(
+                n,
+                if msb_known {
+                    r.trunc_before_relu
+                } else {
+                    r.trunc
+                },
+            ),
+            Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
+                super::sci_field::field_div(c, 1u64 << f, msb_known, eta, p)
+            }),
         }
-        Op::Relu6 => {
-            let (bits, rounds) = per(2 * out, r.relu);
-            NlCost {
-                relu: 2 * out,
-                trunc: 0,
-                bits,
-                rounds,
-            }
-        }
-        Op::MaxPool(pool) => {
-            let d = pool.kh as u64 * pool.kw as u64;
-            let steps = d.saturating_sub(1);
-            let (bits, _) = per(out * steps, r.relu);
-            NlCost {
-                bits,
-                rounds: if out > 0 {
+    }
+
+    /// (bits, rounds) of max-pooling `n` outputs over windows of `d`.
+    fn maxpool(&self, n: u64, d: u64) -> (u64, u64) {
+        let steps = d.saturating_sub(1);
+        match *self {
+            Model::Rates(r) => (
+                n * steps * r.relu.0,
+                if n > 0 {
                     sequential_rounds(d, r.relu.1)
                 } else {
                     0
                 },
-                ..NlCost::default()
+            ),
+            Model::SciField { eta, threads, .. } => sci_bits(n, threads, |c| {
+                let one = super::sci_field::relu_field(c, eta);
+                super::sci_field::Traffic {
+                    alice: steps * one.alice,
+                    bob: steps * one.bob,
+                    rounds: steps * one.rounds,
+                }
+            }),
+        }
+    }
+
+    /// (bits, rounds) of dividing `n` window sums by `d`.
+    fn avgpool(&self, n: u64, d: u64, p: &NonlinearParams) -> (u64, u64) {
+        match *self {
+            Model::Rates(r) => per(n, r.avgpool(d, p)),
+            Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
+                super::sci_field::field_div(c, d, false, eta, p)
+            }),
+        }
+    }
+
+    /// (bits, rounds) of an argmax over `d` values.
+    fn argmax(&self, d: u64) -> (u64, u64) {
+        match *self {
+            Model::Rates(r) => (
+                d.saturating_sub(1) * (r.relu.0 + r.mux),
+                tree_rounds(d, r.relu.1),
+            ),
+            Model::SciField { eta, .. } => {
+                let t = super::sci_field::argmax(d, eta);
+                (8 * t.bytes(), t.rounds)
             }
         }
-        Op::AvgPool(pool) => {
-            let d = pool.kh as u64 * pool.kw as u64;
-            let (bits, rounds) = per(out, r.avgpool(d, p));
-            NlCost {
-                bits,
-                rounds,
-                ..NlCost::default()
-            }
+    }
+}
+
+/// Bits and rounds of an SCI layer over `n` elements split across threads.
+fn sci_bits(n: u64, threads: u64, f: impl Fn(u64) -> super::sci_field::Traffic) -> (u64, u64) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let t = super::sci_field::threaded(n, threads, f);
+    (8 * t.bytes(), t.rounds)
+}
+
+fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> NlCost {
+    let out = layer.output.elems();
+    let (trunc, (tb, tr)) = match t {
+        Truncation::None => (0, (0, 0)),
+        Truncation::BeforeProduct(n) => (n, m.trunc(n, false, p.f)),
+        Truncation::AfterRelu(n) => (n, m.trunc(n, true, p.f)),
+    };
+    let (relu, (bits, rounds)) = match &layer.op {
+        Op::Relu => (out, m.relu(out)),
+        Op::Relu6 => {
+            let (b, r) = m.relu(out);
+            (2 * out, (2 * b, r))
         }
-        Op::GlobalAvgPool => {
-            let d = layer.input.h as u64 * layer.input.w as u64;
-            let (bits, rounds) = per(out, r.avgpool(d, p));
-            NlCost {
-                bits,
-                rounds,
-                ..NlCost::default()
-            }
-        }
-        Op::Argmax => {
-            let d = layer.input.elems();
-            NlCost {
-                bits: d.saturating_sub(1) * (r.relu.0 + r.mux),
-                rounds: tree_rounds(d, r.relu.1),
-                ..NlCost::default()
-            }
-        }
-        Op::BatchNorm { folded: true } | Op::Add | Op::Flatten | Op::Shuffle { .. } => {
-            NlCost::default()
-        }
+        Op::MaxPool(pool) => (0, m.maxpool(out, pool.kh as u64 * pool.kw as u64)),
+        Op::AvgPool(pool) => (0, m.avgpool(out, pool.kh as u64 * pool.kw as u64, p)),
+        Op::GlobalAvgPool => (
+            0,
+            m.avgpool(out, layer.input.h as u64 * layer.input.w as u64, p),
+        ),
+        Op::Argmax => (0, m.argmax(layer.input.elems())),
+        Op::Conv(_)
+        | Op::Fc
+        | Op::BatchNorm { .. }
+        | Op::Add
+        | Op::Flatten
+        | Op::Shuffle { .. } => (0, (0, 0)),
+    };
+    NlCost {
+        relu,
+        trunc,
+        bits: bits + tb,
+        rounds: rounds + tr,
     }
 }
 
@@ -631,26 +791,29 @@ fn layer_cost(net: &Network, layer: &Layer, r: &Rates, p: &NonlinearParams) -> N
 /// (background 6.4):
 ///
 /// - ReLU: its elements, each one ReLU; ReLU6: two ReLUs per element (run in parallel).
-/// - Every conv and fc output is truncated by `f` bits once; a folded BN adds nothing; an
-///   unfolded BN (a multiplication by a fixed-point scale) truncates its output once. Under
-///   Cheetah, when every consumer of the truncated tensor (looking through folded BNs) is a ReLU
-///   or ReLU6, the truncation runs after the activation with the known-MSB protocol (`f + 4`
-///   bits); otherwise it is the faithful or approximate one. The truncation is charged to the
-///   layer that produced the tensor either way.
+/// - Truncations where [`truncation_plan`] puts them: after a ReLU reading unreduced products
+///   (known MSB: Cheetah's `f + 4`-bit protocol, SCI's division without its DReLU), or before a
+///   product reading them (unknown MSB: Cheetah's approximate or faithful protocol, SCI's full
+///   division). The truncation is charged to the ReLU, or to the product that needs it.
 /// - Max-pool: `d - 1` comparisons (DReLU + MUX) per output element, `d = kh*kw`, rounds
 ///   sequential over the `d - 1` steps.
 /// - Average pool: one division by `d` per output element (`d = kh*kw`, or `H*W` of the input for
 ///   a global average pool); not counted as a truncation.
-/// - Argmax over the input's elements: `d - 1` steps of DReLU + value MUX + index MUX.
+/// - Argmax over the input's elements: a tournament of comparisons carrying value and index.
 /// - Add, flatten, shuffle (a channel permutation), folded BN: nothing.
+///
+/// Under `cryptflow2` (and the Gazelle/GALA packings, which share over the same prime field) with
+/// the default `"cryptflow2_nonlinear": "code"`, every figure is the byte count of SCI's code
+/// ([`super::sci_field`]), threads and padding included.
 ///
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
 pub fn network_nonlinear(net: &Network, protocol: Protocol, p: &NonlinearParams) -> Vec<NlCost> {
-    let rates = Rates::new(protocol, p);
+    let model = Model::new(protocol, p);
     net.layers
         .iter()
-        .map(|layer| layer_cost(net, layer, &rates, p))
+        .zip(truncation_plan(net))
+        .map(|(layer, t)| layer_cost(layer, t, &model, p))
         .collect()
 }
 
