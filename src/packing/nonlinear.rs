@@ -3,10 +3,11 @@
 //!
 //! Which rows each protocol uses:
 //!
-//! - [`Protocol::Cryptflow2`] (SCI_HE): shares live in the HE plaintext prime field Z_n, so the
-//!   CrypTFlow2 field ("Z_n") rows with `eta` bits apply (background 6.1). Truncation over the
-//!   field is the CrypTFlow2 division protocol with `d = 2^f`, i.e. the Avgpool_d-over-Z_n bound
-//!   (background 6.2, flagged there as an approximation [C]).
+//! - [`Protocol::Cryptflow2`] (SCI_HE): shares live in the HE plaintext prime field Z_n. By
+//!   default every protocol is counted as SCI's code runs it, OT call by OT call
+//!   ([`super::sci_field`], `"cryptflow2_nonlinear": "code"`); `"paper-bounds"` uses the
+//!   CrypTFlow2 field ("Z_n") upper bounds with `eta` bits instead, truncation then being the
+//!   division bound with `d = 2^f` (background 6.2).
 //! - [`Protocol::GazelleInput`], [`Protocol::GazelleOutput`], [`Protocol::Gala`]: these packings
 //!   also share over the SIMD plaintext prime, so stria counts their non-linear layers with the
 //!   same CrypTFlow2 field protocols (a modelling choice: Gazelle's and GALA's own garbled-circuit
@@ -62,10 +63,11 @@ pub enum CryptflowShares {
 /// Non-linear protocol parameters (background 6.1). Shipped as `configs/nonlinear/default.json`.
 ///
 /// Defaults and provenance: `lambda = 128` (OT security parameter); `l = 37` and `f = 12` (the
-/// ResNet-50 share width of both CrypTFlow2 and Cheetah, and Cheetah Table 8's fraction bits);
-/// `eta = 37` (bits of SCI_HE's 37-bit plaintext prime for ResNet-50); `m = 4` (the millionaires'
-/// leaf size of CrypTFlow2's experiments); Cheetah's approximate truncation (`13*l`, the default
-/// class of background 6.3); CrypTFlow2-family shares in the prime field.
+/// share bit length and scale OpenCheetah's ResNet-50 programs run with, `ell=37 k=12` in its
+/// scripts, for both protocols); `eta = 37` (bits of SCI_HE's 37-bit prime, SCI
+/// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah's approximate truncation (`13*l`,
+/// the default class of background 6.3); CrypTFlow2-family shares in the prime field, counted
+/// from SCI's code on 4 threads (the thread count of the published end-to-end runs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NonlinearParams {
