@@ -155,7 +155,7 @@ pub fn load_link(arg: &str) -> Result<Link, SpecError> {
     if let Some(l) = Link::preset(arg) {
         return Ok(l);
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
+    let text = crate::io::read_text_capped(Path::new(arg)).map_err(|e| {
         SpecError::file(
             arg,
             format!(
@@ -425,7 +425,7 @@ pub fn parse_profile(text: &str, file: &str) -> Result<CostProfile, SpecError> {
 pub fn load_profile(path: impl AsRef<Path>) -> Result<CostProfile, SpecError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::read_text_capped(path)
         .map_err(|e| SpecError::file(&file, format!("cannot read cost profile: {e}")))?;
     parse_profile(&text, &file)
 }

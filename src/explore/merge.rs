@@ -20,7 +20,7 @@ pub struct Merged {
 /// Reads `DIR/search.json`.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("search.json");
-    let text = std::fs::read_to_string(&p).with_context(|| {
+    let text = crate::io::read_text_capped(&p).with_context(|| {
         format!(
             "{}: not a search output (cannot read search.json)",
             dir.display()

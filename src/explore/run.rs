@@ -324,7 +324,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
     };
 
     if opt.resume && state_path.exists() {
-        let text = std::fs::read_to_string(&state_path)
+        let text = crate::io::read_text_capped(&state_path)
             .with_context(|| format!("cannot read {}", state_path.display()))?;
         let st: State = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a search checkpoint", state_path.display()))?;

@@ -293,7 +293,7 @@ impl Default for Objectives {
 /// Reads and parses a space file.
 pub fn load_space(path: &Path) -> Result<(SpaceFile, String), SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::read_text_capped(path)
         .map_err(|e| SpecError::file(&file, format!("cannot read file: {e}")))?;
     Ok((parse_space(&text, &file)?, text))
 }
