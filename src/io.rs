@@ -162,11 +162,20 @@ pub fn temp_path(target: &Path) -> PathBuf {
 /// straight through; symlinks are followed (the target is written, the link stays). Missing
 /// parent directories are created. On any error the temporary file is removed.
 pub fn write_output(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_output_with(path, |w| w.write_all(contents))
+}
+
+/// [`write_output`] with the contents produced by `write` (which may fail half way: the
+/// temporary file is then removed and the old file left as it was).
+pub fn write_output_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let target = resolve_target(path)?;
     let mode = write_mode(PathKind::of(&target)?).map_err(io::Error::other)?;
     if mode == WriteMode::Direct {
         let mut f = OpenOptions::new().write(true).open(&target)?;
-        f.write_all(contents)?;
+        write(&mut f)?;
         return f.flush();
     }
     if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -183,7 +192,7 @@ pub fn write_output(path: &Path, contents: &[u8]) -> io::Result<()> {
             .create(true)
             .truncate(true)
             .open(&tmp)?;
-        f.write_all(contents)?;
+        write(&mut f)?;
         f.flush()?;
     }
     std::fs::rename(&tmp, &target)?;

@@ -176,9 +176,79 @@ pub struct Network {
     pub name: String,
     pub input: Shape,
     pub layers: Vec<Layer>,
+    /// Which layers read each tensor, built once with the network (see [`Network::consumers`]).
+    consumers: ConsumerIndex,
+}
+
+/// The readers of every tensor in compressed form: the layers reading tensor `t` are
+/// `layers[start[t]..start[t + 1]]`, in network order. Linear in the number of layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ConsumerIndex {
+    start: Vec<usize>,
+    layers: Vec<usize>,
+}
+
+impl ConsumerIndex {
+    /// Two passes over the layers (count, then place): `O(layers + tensors)`.
+    fn build(layers: &[Layer]) -> ConsumerIndex {
+        let tensors = layers
+            .iter()
+            .map(|l| l.dst.max(l.src).max(l.src2.unwrap_or(0)) + 1)
+            .max()
+            .unwrap_or(1);
+        let reads = |l: &Layer| {
+            let second = l.src2.filter(|&t| t != l.src);
+            std::iter::once(l.src).chain(second)
+        };
+        let mut start = vec![0usize; tensors + 1];
+        for l in layers {
+            for t in reads(l) {
+                start[t + 1] += 1;
+            }
+        }
+        for t in 0..tensors {
+            start[t + 1] += start[t];
+        }
+        let mut next = start.clone();
+        let mut out = vec![0usize; start[tensors]];
+        for (i, l) in layers.iter().enumerate() {
+            for t in reads(l) {
+                out[next[t]] = i;
+                next[t] += 1;
+            }
+        }
+        ConsumerIndex { start, layers: out }
+    }
 }
 
 impl Network {
+    /// A network from resolved layers (their `src`, `src2` and `dst` tensor ids as [`build`]
+    /// sets them); builds the consumer index.
+    pub fn new(name: String, input: Shape, layers: Vec<Layer>) -> Network {
+        let consumers = ConsumerIndex::build(&layers);
+        Network {
+            name,
+            input,
+            layers,
+            consumers,
+        }
+    }
+
+    /// The indices into `layers` of the layers that read tensor `t` (as `src` or `src2`; a layer
+    /// adding a tensor to itself is listed once), in network order; empty for a tensor nobody
+    /// reads or an id out of range. Tensor 0 is the network input and layer `i` produces tensor
+    /// `layers[i].dst`. Built once in linear time, so a per-layer question such as "does this
+    /// convolution feed only ReLUs" costs its own consumers, not a scan of the network.
+    ///
+    /// The index follows the tensor ids at construction: code that rewires `src`/`src2`/`dst`
+    /// of `layers` afterwards must rebuild the network with [`Network::new`].
+    pub fn consumers(&self, t: usize) -> &[usize] {
+        match (self.consumers.start.get(t), self.consumers.start.get(t + 1)) {
+            (Some(&a), Some(&b)) => &self.consumers.layers[a..b],
+            _ => &[],
+        }
+    }
+
     /// Total trainable parameters.
     pub fn params(&self) -> u64 {
         self.layers.iter().map(Layer::params).sum()
@@ -265,11 +335,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
         }
     }
     b.list(&spec.head, "", "head", cur, false)?;
-    Ok(Network {
-        name: spec.name.clone(),
-        input,
-        layers: b.layers,
-    })
+    Ok(Network::new(spec.name.clone(), input, b.layers))
 }
 
 /// Parses and resolves a network file in one step.
