@@ -318,6 +318,18 @@ fn endless_inputs_are_refused_at_the_size_limit() {
         &["/dev/zero", limit],
     );
     fails(&["search", "/dev/zero"], &["/dev/zero", limit]);
+    let png = std::env::temp_dir().join("stria-never-written.png");
+    fails(
+        &[
+            "plot",
+            "validation",
+            "/dev/zero",
+            "-o",
+            png.to_str().unwrap(),
+        ],
+        &["/dev/zero", limit],
+    );
+    assert!(!png.exists());
     assert_eq!(stria::io::MAX_INPUT_BYTES, 64 << 20);
 }
 
