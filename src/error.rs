@@ -41,3 +41,13 @@ impl fmt::Display for SpecError {
 }
 
 impl std::error::Error for SpecError {}
+
+/// A number for an error message: plain when moderate, scientific when huge or tiny (`1.7e308`,
+/// `1e-300`), so that a bad value fits on one line.
+pub fn show_num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-6..1e15).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval;
 pub mod explore;
 pub mod he;
+pub mod io;
 pub mod net;
 pub mod packing;
 pub mod plot;

@@ -26,11 +26,29 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum Format {
     Table,
     Csv,
     Json,
+}
+
+impl Format {
+    /// `--format` when given; otherwise the extension of `--output` (`.csv`, `.json`, anything
+    /// else a table); a table on standard output.
+    fn pick(format: Option<Format>, output: Option<&Path>) -> Format {
+        if let Some(f) = format {
+            return f;
+        }
+        let ext = output
+            .and_then(Path::extension)
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("csv") => Format::Csv,
+            Some("json") => Format::Json,
+            _ => Format::Table,
+        }
+    }
 }
 
 /// Counting and pricing knobs shared by `cost` and `compare`.
@@ -80,11 +98,13 @@ enum Command {
         /// Rows per layer or per layer kind.
         #[arg(long, value_enum, default_value_t = View::Layer)]
         by: View,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write to this file (atomically) instead of standard output.
-        #[arg(long)]
+        /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
+        /// table).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Write to this file instead of standard output (atomically for a regular file;
+        /// devices and FIFOs are written in place).
+        #[arg(long, short)]
         output: Option<PathBuf>,
     },
     /// Compare networks side by side: one row per (network, protocol, link), with the speedup of
@@ -94,18 +114,20 @@ enum Command {
         #[arg(required = true)]
         configs: Vec<PathBuf>,
         /// Protocols (repeat or comma-separate; default cryptflow2).
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Protocol::Cryptflow2])]
+        #[arg(long, alias = "protocols", value_enum, value_delimiter = ',', default_values_t = [Protocol::Cryptflow2])]
         protocol: Vec<Protocol>,
         /// Links (presets or JSON files; repeat or comma-separate; default lan).
-        #[arg(long, value_delimiter = ',', default_values_t = ["lan".to_string()])]
+        #[arg(long, alias = "links", value_delimiter = ',', default_values_t = ["lan".to_string()])]
         link: Vec<String>,
         #[command(flatten)]
         knobs: Knobs,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write to this file (atomically) instead of standard output.
-        #[arg(long)]
+        /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
+        /// table).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Write to this file instead of standard output (atomically for a regular file;
+        /// devices and FIFOs are written in place).
+        #[arg(long, short)]
         output: Option<PathBuf>,
     },
     /// Run layers on real HE (BFV, fhe crate) and hold them against the model: counts (must be
@@ -128,8 +150,9 @@ enum Command {
         /// Run parameter sets below 128-bit security (small experiments only).
         #[arg(long)]
         insecure: bool,
-        /// Directory for validate.csv (default results/validate/<protocol>).
-        #[arg(long)]
+        /// Directory for validate.csv (default: a new directory stria-out/validate/<protocol>,
+        /// numbered when it exists).
+        #[arg(long, short)]
         output: Option<PathBuf>,
     },
     /// Micro-benchmark every HE primitive on this machine (fhe.rs BFV; warm-up, repetitions,
@@ -152,7 +175,7 @@ enum Command {
         #[arg(long)]
         insecure: bool,
         /// Where to write the profile.
-        #[arg(long, default_value = "configs/profiles/measured.json")]
+        #[arg(long, short, default_value = "configs/profiles/measured.json")]
         output: PathBuf,
     },
     /// Search a space of architectures (configs/search/*.json): latency and traffic against
@@ -178,8 +201,9 @@ enum Command {
         /// Continue the search in --output from its checkpoint.
         #[arg(long)]
         resume: bool,
-        /// Output directory (default results/search/<space name>-<generator>).
-        #[arg(long)]
+        /// Output directory (default: a new directory stria-out/search/<space name>-<generator>,
+        /// numbered when it exists; --resume needs it).
+        #[arg(long, short)]
         output: Option<PathBuf>,
         /// Write every candidate to all.csv (default for budgets up to 1,000,000).
         #[arg(long, overrides_with = "no_keep_all")]
@@ -211,7 +235,7 @@ enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Where to write the merged all.csv, pareto.csv and best/.
-        #[arg(long)]
+        #[arg(long, short)]
         output: PathBuf,
     },
     /// Draw a figure (PNG or SVG by the output extension): layers, packing, compare, pareto,
@@ -220,7 +244,12 @@ enum Command {
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
         /// Directory to write into.
-        #[arg(long, default_value = "configs/models")]
+        #[arg(
+            long = "output",
+            short,
+            alias = "output-dir",
+            default_value = "configs/models"
+        )]
         output_dir: PathBuf,
     },
 }
@@ -247,6 +276,11 @@ fn parse_shard(s: &str) -> std::result::Result<(u64, u64), String> {
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
+        // A reader that went away (`stria cost ... | head`) ends the run quietly, as Unix
+        // tools do; every other error is one line and a non-zero exit.
+        if stria::io::is_broken_pipe(&e) {
+            std::process::exit(0);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -264,7 +298,12 @@ fn load_knobs(k: &Knobs) -> Result<Loaded> {
         None => CostProfile::default_profile(),
     };
     let nonlinear = match &k.nonlinear {
-        Some(p) => NonlinearParams::load(p)?,
+        Some(p) => {
+            let file = p.display().to_string();
+            let text = stria::io::read_text_capped(p)
+                .map_err(|e| anyhow::anyhow!("{file}: cannot read file: {e}"))?;
+            NonlinearParams::from_json(&text, &file)?
+        }
         None => NonlinearParams::default(),
     };
     Ok(Loaded { profile, nonlinear })
@@ -318,11 +357,22 @@ fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(path) => write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display())),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => out(text),
     }
+}
+
+/// Writes to standard output; a failed write is an error (a closed pipe ends the run quietly in
+/// `main`), never a panic.
+fn out(text: &str) -> Result<()> {
+    stria::io::write_stdout(text).context("cannot write to standard output")
+}
+
+/// The default output directory of `validate` and `search`: a new directory under `stria-out/`
+/// in the current directory (never a tracked file), numbered when the name is taken.
+fn fresh_output(kind: &str, name: &str) -> Result<PathBuf> {
+    let base = Path::new("stria-out").join(kind);
+    stria::io::fresh_dir(&base, name)
+        .with_context(|| format!("cannot create a directory in {}", base.display()))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -341,7 +391,7 @@ fn run(cli: Cli) -> Result<()> {
             let s = setting(protocol, load_link(&link)?, &knobs, &loaded)?;
             let evals = evaluate(&net, &s).with_context(|| config.display().to_string())?;
             let report = CostReport::new(&net, &s, &evals, by);
-            let text = match format {
+            let text = match Format::pick(format, output.as_deref()) {
                 Format::Table => report.to_table(),
                 Format::Csv => report.to_csv(),
                 Format::Json => report.to_json(),
@@ -377,7 +427,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             set_speedups(&mut rows);
-            let text = match format {
+            let text = match Format::pick(format, output.as_deref()) {
                 Format::Table => compare_table(&rows),
                 Format::Csv => compare_csv(&rows),
                 Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
@@ -449,15 +499,22 @@ fn run(cli: Cli) -> Result<()> {
                     compiled.setting.count.protocol
                 );
             }
-            let output = output.unwrap_or_else(|| {
-                let g = compiled.generator.map(|g| g.name()).unwrap_or("fixed");
-                let mut name = format!("{}-{g}", compiled.space.name);
-                if protocol.is_some() || link.is_some() {
-                    let l = compiled.setting.link.name.clone();
-                    name.push_str(&format!("-{}-{l}", compiled.setting.count.protocol));
+            anyhow::ensure!(
+                output.is_some() || !resume,
+                "--resume continues the search in --output DIR: name that directory"
+            );
+            let output = match output {
+                Some(o) => o,
+                None => {
+                    let g = compiled.generator.map(|g| g.name()).unwrap_or("fixed");
+                    let mut name = format!("{}-{g}", compiled.space.name);
+                    if protocol.is_some() || link.is_some() {
+                        let l = compiled.setting.link.name.clone();
+                        name.push_str(&format!("-{}-{l}", compiled.setting.count.protocol));
+                    }
+                    fresh_output("search", &name)?
                 }
-                PathBuf::from("results/search").join(name)
-            });
+            };
             let opt = stria::explore::Options {
                 strategy,
                 budget,
@@ -482,20 +539,16 @@ fn run(cli: Cli) -> Result<()> {
                 output.display()
             );
             let summary = stria::explore::search(&compiled, &opt)?;
-            print!("{}", stria::explore::summary_text(&compiled, &summary));
-            Ok(())
+            out(&stria::explore::summary_text(&compiled, &summary))?;
+            out(&format!("results in {}\n", output.display()))
         }
         Command::CompareFronts { reference, other } => {
-            print!(
-                "{}",
-                stria::explore::fronts::compare_text(&reference, &other)?
-            );
-            Ok(())
+            out(&stria::explore::fronts::compare_text(&reference, &other)?)
         }
         Command::Merge { dirs, output } => {
             let m = stria::explore::merge::merge(&dirs, &output)?;
-            println!(
-                "merged {} directories into {}: {} Pareto points{}",
+            out(&format!(
+                "merged {} directories into {}: {} Pareto points{}\n",
                 dirs.len(),
                 output.display(),
                 m.front,
@@ -504,17 +557,17 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     String::new()
                 }
-            );
-            Ok(())
+            ))
         }
         Command::Plot(args) => stria::plot::run(&args),
         Command::Zoo { output_dir } => {
             let written = zoo::write_all(&output_dir)
                 .with_context(|| format!("cannot write to {}", output_dir.display()))?;
-            for p in written {
-                println!("{}", p.display());
-            }
-            Ok(())
+            let list: String = written
+                .iter()
+                .map(|p| format!("{}\n", p.display()))
+                .collect();
+            out(&list)
         }
     }
 }
@@ -630,11 +683,17 @@ fn validate(
             ]
         })
         .collect();
-    print!("{}", stria::report::render_table(&heads, &body, 2));
+    out(&stria::report::render_table(&heads, &body, 2))?;
     for r in rows.iter().filter(|r| !r.counts_equal) {
-        println!("count mismatch in `{}`: {}", r.layer, r.mismatches);
+        out(&format!(
+            "count mismatch in `{}`: {}\n",
+            r.layer, r.mismatches
+        ))?;
     }
-    let dir = output.unwrap_or_else(|| PathBuf::from(format!("results/validate/{protocol}")));
+    let dir = match output {
+        Some(d) => d,
+        None => fresh_output("validate", &protocol.to_string())?,
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in &rows {
         w.serialize(r)?;
@@ -642,11 +701,11 @@ fn validate(
     let path = dir.join("validate.csv");
     write_atomic(&path, &w.into_inner()?)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
-        "Bytes: model = the framework's wire format (SEAL words / OpenCheetah truncation); fhe = serialized here"
-    );
-    println!("wrote {}", path.display());
-    println!("MAPE: {:.1}%", mape(&rows));
+    out(&format!(
+        "Bytes: model = the framework's wire format (SEAL words / OpenCheetah truncation); fhe = serialized here\nwrote {}\nMAPE: {:.1}%\n",
+        path.display(),
+        mape(&rows)
+    ))?;
     let bad = rows
         .iter()
         .filter(|r| !r.counts_equal || !r.correct)

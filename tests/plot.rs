@@ -429,7 +429,7 @@ fn cli_writes_each_kind_and_prints_the_path() {
             vec![
                 "compare".into(),
                 small.clone(),
-                "--links".into(),
+                "--link".into(),
                 "lan".into(),
             ],
             "compare.png",

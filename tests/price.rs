@@ -374,17 +374,32 @@ fn bad_link_files() {
         (
             "zero.json",
             r#"{"name":"x","bandwidth_mbit_s":0,"rtt_ms":1,"source":"s"}"#.into(),
-            "bandwidth_mbit_s must be a positive number, got 0",
+            "field `bandwidth_mbit_s`: between 0.001 and 1000000000 Mbit/s, got 0",
         ),
         (
             "negbw.json",
             r#"{"name":"x","bandwidth_mbit_s":-5,"rtt_ms":1,"source":"s"}"#.into(),
-            "bandwidth_mbit_s must be a positive number, got -5",
+            "field `bandwidth_mbit_s`: between 0.001 and 1000000000 Mbit/s, got -5",
+        ),
+        (
+            "tinybw.json",
+            r#"{"name":"x","bandwidth_mbit_s":1e-300,"rtt_ms":1,"source":"s"}"#.into(),
+            "field `bandwidth_mbit_s`: between 0.001 and 1000000000 Mbit/s, got 1e-300",
+        ),
+        (
+            "hugebw.json",
+            r#"{"name":"x","bandwidth_mbit_s":1e12,"rtt_ms":1,"source":"s"}"#.into(),
+            "field `bandwidth_mbit_s`: between 0.001 and 1000000000 Mbit/s, got 1000000000000",
+        ),
+        (
+            "hugertt.json",
+            r#"{"name":"x","bandwidth_mbit_s":5,"rtt_ms":1.7e308,"source":"s"}"#.into(),
+            "field `rtt_ms`: between 0 and 10000000 ms, got 1.7e308",
         ),
         (
             "negrtt.json",
             r#"{"name":"x","bandwidth_mbit_s":5,"rtt_ms":-0.1,"source":"s"}"#.into(),
-            "rtt_ms must be a non-negative number, got -0.1",
+            "field `rtt_ms`: between 0 and 10000000 ms, got -0.1",
         ),
     ];
     for (name, text, want) in cases {
@@ -447,7 +462,25 @@ fn bad_profile_files() {
         (
             "negative.json",
             profile_json(&entry_json(r#","mod_switch_us":-2"#), ""),
-            "entries[0]: mod_switch_us must be a non-negative number of microseconds, got -2",
+            "entries[0]: field `mod_switch_us`: between 0 and 1000000000 microseconds, got -2",
+        ),
+        (
+            "huge-op.json",
+            profile_json(
+                &entry_json("").replace("\"add_us\":1", "\"add_us\":1.7e308"),
+                "",
+            ),
+            "entries[0]: field `add_us`: between 0 and 1000000000 microseconds, got 1.7e308",
+        ),
+        (
+            "huge-addplain.json",
+            profile_json(&entry_json(r#","add_plain_us":1e10"#), ""),
+            "entries[0]: field `add_plain_us`: between 0 and 1000000000 microseconds",
+        ),
+        (
+            "huge-n.json",
+            profile_json(&entry_json("").replace("8192", "4194304"), ""),
+            "entries[0]: field `n`: a power of two between 2 and 1048576, got 4194304",
         ),
         (
             "badform.json",
@@ -457,7 +490,7 @@ fn bad_profile_files() {
         (
             "badn.json",
             profile_json(&entry_json("").replace("8192", "1000"), ""),
-            "entries[0]: n must be a power of two",
+            "entries[0]: field `n`: a power of two",
         ),
         (
             "dup.json",

@@ -39,7 +39,6 @@ use fhe::bfv::{Ciphertext, Plaintext};
 use fhe_math::rq::{Poly, Representation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::io::Write;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -690,26 +689,7 @@ pub fn profile_json(profile: &CostProfile) -> String {
     s
 }
 
-/// Writes `profile` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path`.
+/// Writes `profile` to `path` through [`crate::io::write_output`] (atomically for a regular file).
 pub fn write_profile(profile: &CostProfile, path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "profile.json".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(profile_json(profile).as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    crate::io::write_output(path, profile_json(profile).as_bytes())
 }

@@ -47,6 +47,17 @@ pub struct Link {
     pub source: String,
 }
 
+/// Allowed link bandwidths in Mbit/s: 1 kbit/s to 1 Pbit/s.
+pub const BANDWIDTH_RANGE: (f64, f64) = (1e-3, 1e9);
+/// Allowed round-trip times in milliseconds: 0 to 10^7 (about 2.8 hours).
+pub const RTT_RANGE: (f64, f64) = (0.0, 1e7);
+/// Largest time of one operation in a cost profile, in microseconds (1000 s).
+pub const MAX_OP_US: f64 = 1e9;
+/// Largest ring degree of a profile entry.
+pub const MAX_PROFILE_N: u64 = 1 << 20;
+/// Most ciphertext primes of a profile entry.
+pub const MAX_PROFILE_PRIMES: u32 = 64;
+
 /// Names of the built-in link presets (each also shipped as `configs/links/<name>.json`).
 pub const LINK_PRESETS: [&str; 6] = [
     "lan",
@@ -117,18 +128,21 @@ impl Link {
         mbyte_s * 8.0
     }
 
-    /// Checks that the bandwidth is finite and positive and the RTT finite and non-negative.
+    /// Checks that the bandwidth lies in [`BANDWIDTH_RANGE`] and the RTT in [`RTT_RANGE`]
+    /// (finite numbers; the bounds keep every price finite).
     pub fn validate(&self) -> Result<(), String> {
-        if !self.bandwidth_mbit_s.is_finite() || self.bandwidth_mbit_s <= 0.0 {
+        let (lo, hi) = BANDWIDTH_RANGE;
+        if !(self.bandwidth_mbit_s.is_finite() && (lo..=hi).contains(&self.bandwidth_mbit_s)) {
             return Err(format!(
-                "bandwidth_mbit_s must be a positive number, got {}",
-                self.bandwidth_mbit_s
+                "field `bandwidth_mbit_s`: between {lo} and {hi} Mbit/s, got {}",
+                crate::error::show_num(self.bandwidth_mbit_s)
             ));
         }
-        if !self.rtt_ms.is_finite() || self.rtt_ms < 0.0 {
+        let (lo, hi) = RTT_RANGE;
+        if !(self.rtt_ms.is_finite() && (lo..=hi).contains(&self.rtt_ms)) {
             return Err(format!(
-                "rtt_ms must be a non-negative number, got {}",
-                self.rtt_ms
+                "field `rtt_ms`: between {lo} and {hi} ms, got {}",
+                crate::error::show_num(self.rtt_ms)
             ));
         }
         Ok(())
@@ -155,7 +169,7 @@ pub fn load_link(arg: &str) -> Result<Link, SpecError> {
     if let Some(l) = Link::preset(arg) {
         return Ok(l);
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
+    let text = crate::io::read_text_capped(Path::new(arg)).map_err(|e| {
         SpecError::file(
             arg,
             format!(
@@ -269,27 +283,35 @@ impl ProfileEntry {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.n < 2 || !self.n.is_power_of_two() {
-            return Err(format!("n must be a power of two >= 2, got {}", self.n));
+        if self.n < 2 || !self.n.is_power_of_two() || self.n > MAX_PROFILE_N {
+            return Err(format!(
+                "field `n`: a power of two between 2 and {MAX_PROFILE_N}, got {}",
+                self.n
+            ));
         }
-        if self.primes == 0 {
-            return Err("primes must be at least 1".to_string());
+        if self.primes == 0 || self.primes > MAX_PROFILE_PRIMES {
+            return Err(format!(
+                "field `primes`: between 1 and {MAX_PROFILE_PRIMES}, got {}",
+                self.primes
+            ));
         }
         let times = [
             ("key_switch_us", Some(self.key_switch_us)),
             ("scmult_us", Some(self.scmult_us)),
             ("add_us", Some(self.add_us)),
             ("mod_switch_us", self.mod_switch_us),
+            ("add_plain_us", self.add_plain_us),
             ("enc_us", Some(self.enc_us)),
             ("dec_us", Some(self.dec_us)),
             ("ntt_us", self.ntt_us),
         ];
         for (field, v) in times {
             if let Some(v) = v
-                && (!v.is_finite() || v < 0.0)
+                && !(v.is_finite() && (0.0..=MAX_OP_US).contains(&v))
             {
                 return Err(format!(
-                    "{field} must be a non-negative number of microseconds, got {v}"
+                    "field `{field}`: between 0 and {MAX_OP_US} microseconds, got {}",
+                    crate::error::show_num(v)
                 ));
             }
         }
@@ -425,7 +447,7 @@ pub fn parse_profile(text: &str, file: &str) -> Result<CostProfile, SpecError> {
 pub fn load_profile(path: impl AsRef<Path>) -> Result<CostProfile, SpecError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::read_text_capped(path)
         .map_err(|e| SpecError::file(&file, format!("cannot read cost profile: {e}")))?;
     parse_profile(&text, &file)
 }

@@ -954,17 +954,17 @@ pub fn cpas_units(width: u32, cn: u32, min: f64, max: f64, choices: usize) -> Ve
     let cn = cn.max(1) as f64;
     let lo = (min * width as f64 / cn).ceil().max(1.0) as u32;
     let hi = (max * width as f64 / cn).floor() as u32;
-    let all: Vec<u32> = if lo <= hi {
-        (lo..=hi).collect()
-    } else {
+    if lo > hi {
         let mid = ((min * max).sqrt() * width as f64 / cn).round().max(1.0) as u32;
-        vec![mid]
-    };
-    if all.len() <= choices {
-        return all;
+        return vec![mid];
+    }
+    // The candidates are lo..=hi; pick by index without listing them (memory ~ `choices`).
+    let len = (hi - lo) as usize + 1;
+    if len <= choices {
+        return (lo..=hi).collect();
     }
     let mut v: Vec<u32> = (0..choices)
-        .map(|i| all[(i * (all.len() - 1) + (choices - 1) / 2) / (choices - 1).max(1)])
+        .map(|i| lo + ((i * (len - 1) + (choices - 1) / 2) / (choices - 1).max(1)) as u32)
         .collect();
     v.dedup();
     v

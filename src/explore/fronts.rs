@@ -28,8 +28,9 @@ impl Matched {
 
 fn front(dir: &Path, cost: &str, capacity: &str) -> Result<Vec<(f64, f64)>> {
     let path = dir.join("pareto.csv");
-    let mut rdr =
-        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes =
+        crate::io::read_capped(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
     let h = rdr.headers()?.clone();
     let col = |n: &str| {
         h.iter()

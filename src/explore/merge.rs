@@ -20,7 +20,7 @@ pub struct Merged {
 /// Reads `DIR/search.json`.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("search.json");
-    let text = std::fs::read_to_string(&p).with_context(|| {
+    let text = crate::io::read_text_capped(&p).with_context(|| {
         format!(
             "{}: not a search output (cannot read search.json)",
             dir.display()
@@ -31,9 +31,14 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
 }
 
 /// Reads a CSV into (header line, rows as (seq, line)).
-fn read_rows(path: &Path) -> Result<(String, Vec<(u64, String)>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+/// `capped`: at most [`crate::io::MAX_INPUT_BYTES`] (`pareto.csv`; `all.csv` may be larger).
+fn read_rows(path: &Path, capped: bool) -> Result<(String, Vec<(u64, String)>)> {
+    let text = if capped {
+        crate::io::read_text_capped(path)
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines();
     let head = lines
         .next()
@@ -82,7 +87,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     let mut header = None;
     for d in dirs {
         let path = d.join("pareto.csv");
-        let (head, rows) = read_rows(&path)?;
+        let (head, rows) = read_rows(&path, true)?;
         let cols: Vec<&str> = head.split(',').collect();
         let idx = |name: &str| {
             cols.iter()
@@ -142,7 +147,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     if all_csv {
         let mut all = Vec::new();
         for d in dirs {
-            let (head, rows) = read_rows(&d.join("all.csv"))?;
+            let (head, rows) = read_rows(&d.join("all.csv"), false)?;
             if head != header {
                 bail!(
                     "{}: columns differ from the other shards",

@@ -324,7 +324,7 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
     };
 
     if opt.resume && state_path.exists() {
-        let text = std::fs::read_to_string(&state_path)
+        let text = crate::io::read_text_capped(&state_path)
             .with_context(|| format!("cannot read {}", state_path.display()))?;
         let st: State = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a search checkpoint", state_path.display()))?;
@@ -447,11 +447,24 @@ pub fn search(c: &Compiled, opt: &Options) -> Result<Summary> {
         _ => 1 << 20,
     };
     let chunk = 1u64 << 12;
+    // Checkpoint early: a checkpoint before the first candidate (so `--resume` always finds this
+    // search's own state, even when the first batch is cut short by a full disk or a kill), and
+    // batches that start at one chunk and double up to `batch`, so the first real checkpoint
+    // comes after a few thousand candidates, not after a whole batch.
+    let st = fresh_state(next, feasible, &viol, &front);
+    write_atomic(&state_path, serde_json::to_string(&st)?.as_bytes())
+        .with_context(|| format!("cannot write {}", state_path.display()))?;
+    let mut size = if strategy == Strategy::Evolution {
+        batch
+    } else {
+        chunk.min(batch)
+    };
     let started = Instant::now();
     let start_next = next;
     let mut last_pareto = Instant::now();
     while next < positions {
-        let end = (next + batch).min(positions);
+        let end = (next + size).min(positions);
+        size = (size * 2).min(batch);
         if strategy == Strategy::Evolution {
             source.set_parents(&front);
         }

@@ -293,7 +293,7 @@ impl Default for Objectives {
 /// Reads and parses a space file.
 pub fn load_space(path: &Path) -> Result<(SpaceFile, String), SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::read_text_capped(path)
         .map_err(|e| SpecError::file(&file, format!("cannot read file: {e}")))?;
     Ok((parse_space(&text, &file)?, text))
 }
@@ -308,15 +308,60 @@ pub fn parse_space(text: &str, file: &str) -> Result<SpaceFile, SpecError> {
     Ok(space)
 }
 
-/// Checks that do not need the network: ranges and list lengths.
+/// Most stages in a template.
+pub const MAX_STAGES: usize = 16;
+/// Largest depth of a stage (the template's `depth` and every `knobs.depth` choice).
+pub const MAX_DEPTH: u32 = 64;
+/// Most blocks in a candidate: the sum over the stages of their largest depth.
+pub const MAX_BLOCKS: u32 = 256;
+/// Most choices in any knob list (`depth[i]`, `width_multiplier`, `ratio.values`,
+/// `kernel_shape`, `accum`, `groups`) and the largest `ratio.max_choices`.
+pub const MAX_CHOICES: usize = 64;
+/// Smallest and largest bottleneck ratio (`ratio.min`, `ratio.max`, `ratio.values`).
+pub const RATIO_RANGE: (f64, f64) = (1.0 / 64.0, 64.0);
+/// Largest width multiplier (the smallest is any positive number).
+pub const MAX_WIDTH_MULTIPLIER: f64 = 64.0;
+
+fn in_ratio_range(x: f64) -> bool {
+    x.is_finite() && (RATIO_RANGE.0..=RATIO_RANGE.1).contains(&x)
+}
+
+/// Checks that do not need the network: ranges and list lengths. Every knob has a documented
+/// bound (the constants above and the network limits of [`crate::net::graph`]), so the work and
+/// memory of compiling a space stay proportional to the choices it lists.
 fn check(s: &SpaceFile) -> Result<(), String> {
+    use crate::net::graph::{MAX_CHANNELS, MAX_KERNEL};
     if s.stages.is_empty() {
         return Err("field `stages`: the template needs at least one stage".into());
+    }
+    if s.stages.len() > MAX_STAGES {
+        return Err(format!(
+            "field `stages`: at most {MAX_STAGES} stages, got {}",
+            s.stages.len()
+        ));
     }
     for (i, st) in s.stages.iter().enumerate() {
         if st.width == 0 || st.depth == 0 || st.stride == 0 {
             return Err(format!(
                 "field `stages[{i}]`: width, depth and stride must be positive"
+            ));
+        }
+        if st.width > MAX_CHANNELS {
+            return Err(format!(
+                "field `stages[{i}].width`: between 1 and {MAX_CHANNELS}, got {}",
+                st.width
+            ));
+        }
+        if st.depth > MAX_DEPTH {
+            return Err(format!(
+                "field `stages[{i}].depth`: between 1 and {MAX_DEPTH}, got {}",
+                st.depth
+            ));
+        }
+        if st.stride > MAX_KERNEL {
+            return Err(format!(
+                "field `stages[{i}].stride`: between 1 and {MAX_KERNEL}, got {}",
+                st.stride
             ));
         }
         for f in ["out_channels", "stride", "width", "ratio", "expansion"] {
@@ -350,8 +395,42 @@ fn check(s: &SpaceFile) -> Result<(), String> {
                 r.min, r.max
             ));
         }
-        if r.max_choices == Some(0) {
-            return Err("field `knobs.ratio.max_choices`: must be positive".into());
+        for (f, v) in [("min", r.min), ("max", r.max)] {
+            if !in_ratio_range(v) {
+                return Err(format!(
+                    "field `knobs.ratio.{f}`: between {} and {}, got {}",
+                    RATIO_RANGE.0,
+                    RATIO_RANGE.1,
+                    crate::error::show_num(v)
+                ));
+            }
+        }
+        if let Some(m) = r.max_choices
+            && (m == 0 || m > MAX_CHOICES)
+        {
+            return Err(format!(
+                "field `knobs.ratio.max_choices`: between 1 and {MAX_CHOICES}, got {m}"
+            ));
+        }
+        if let Some(v) = &r.values
+            && v.len() > MAX_CHOICES
+        {
+            return Err(format!(
+                "field `knobs.ratio.values`: at most {MAX_CHOICES} ratios, got {}",
+                v.len()
+            ));
+        }
+        if let Some(v) = &r.values
+            && let Some(x) = v
+                .iter()
+                .find(|&&x| x.is_finite() && x > 0.0 && !in_ratio_range(x))
+        {
+            return Err(format!(
+                "field `knobs.ratio.values`: each between {} and {}, got {}",
+                RATIO_RANGE.0,
+                RATIO_RANGE.1,
+                crate::error::show_num(*x)
+            ));
         }
         if let Some(v) = &r.values {
             if r.generator == Generator::Cpas {
@@ -402,6 +481,81 @@ fn check(s: &SpaceFile) -> Result<(), String> {
                 "field `knobs.depth[{i}]`: a non-empty list of positive depths"
             ));
         }
+        for (i, l) in d.iter().enumerate() {
+            if l.len() > MAX_CHOICES {
+                return Err(format!(
+                    "field `knobs.depth[{i}]`: at most {MAX_CHOICES} choices, got {}",
+                    l.len()
+                ));
+            }
+            if let Some(x) = l.iter().find(|&&x| x > MAX_DEPTH) {
+                return Err(format!(
+                    "field `knobs.depth[{i}]`: depths between 1 and {MAX_DEPTH}, got {x}"
+                ));
+            }
+        }
+    }
+    let blocks: u32 = s
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            k.depth
+                .as_ref()
+                .and_then(|d| d.get(i))
+                .and_then(|l| l.iter().max().copied())
+                .unwrap_or(st.depth)
+                .max(st.depth)
+        })
+        .sum();
+    if blocks > MAX_BLOCKS {
+        return Err(format!(
+            "fields `stages[*].depth` / `knobs.depth`: at most {MAX_BLOCKS} blocks in a \
+             candidate (the sum of the stages' largest depths), got {blocks}"
+        ));
+    }
+    if let Some(w) = &k.width_multiplier {
+        if w.len() > MAX_CHOICES {
+            return Err(format!(
+                "field `knobs.width_multiplier`: at most {MAX_CHOICES} choices, got {}",
+                w.len()
+            ));
+        }
+        if let Some(x) = w
+            .iter()
+            .find(|&&x| x.is_finite() && x > MAX_WIDTH_MULTIPLIER)
+        {
+            return Err(format!(
+                "field `knobs.width_multiplier`: each between 0 (excluded) and \
+                 {MAX_WIDTH_MULTIPLIER}, got {}",
+                crate::error::show_num(*x)
+            ));
+        }
+    }
+    for (field, len) in [
+        (
+            "kernel_shape",
+            k.kernel_shape.as_ref().map(|c| c.values.len()),
+        ),
+        ("accum", k.accum.as_ref().map(|c| c.values.len())),
+        ("groups", k.groups.as_ref().map(|c| c.values.len())),
+    ] {
+        if let Some(n) = len
+            && n > MAX_CHOICES
+        {
+            return Err(format!(
+                "field `knobs.{field}.values`: at most {MAX_CHOICES} choices, got {n}"
+            ));
+        }
+    }
+    if let Some(g) = k.groups.as_ref().and_then(|c| {
+        c.values
+            .iter()
+            .find(|v| matches!(v, Groups::Count(n) if *n > MAX_CHANNELS))
+    }) {
+        return Err(format!(
+            "field `knobs.groups.values`: groups between 1 and {MAX_CHANNELS}, got {g:?}"
+        ));
     }
     if let Some(w) = &k.width_multiplier
         && (w.is_empty() || w.iter().any(|x| !(x.is_finite() && *x > 0.0)))

@@ -12,7 +12,7 @@ use std::path::Path;
 /// Reads and parses a network file.
 pub fn load_spec(path: &Path) -> Result<NetworkSpec, SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::read_text_capped(path)
         .map_err(|e| SpecError::file(&file, format!("cannot read file: {e}")))?;
     parse_spec(&text, &file)
 }

@@ -38,7 +38,7 @@ pub fn all() -> Vec<(&'static str, NetworkSpec)> {
 }
 
 /// Writes every model of [`all`] to `dir/<stem>.json` (pretty JSON plus a trailing newline), each
-/// atomically: written to a temporary file in `dir`, then renamed. Returns the written paths.
+/// through [`crate::io::write_output`] (atomically for regular files). Returns the written paths.
 pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
@@ -46,12 +46,7 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let mut text = serde_json::to_string_pretty(&spec).map_err(std::io::Error::other)?;
         text.push('\n');
         let path = dir.join(format!("{stem}.json"));
-        let tmp = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, text)?;
-        if let Err(e) = std::fs::rename(&tmp, &path) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        crate::io::write_output(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)

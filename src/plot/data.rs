@@ -294,13 +294,21 @@ struct Table {
 }
 
 impl Table {
-    fn read(path: &Path) -> Result<Table> {
+    /// Reads `path`; `capped`: at most [`crate::io::MAX_INPUT_BYTES`] (every CSV but a
+    /// search's `all.csv`, which may hold millions of rows and is read as a stream).
+    fn read(path: &Path, capped: bool) -> Result<Table> {
         let file = path.display().to_string();
+        let source: Box<dyn std::io::Read> = if capped {
+            let bytes =
+                crate::io::read_capped(path).with_context(|| format!("cannot read {file}"))?;
+            Box::new(std::io::Cursor::new(bytes))
+        } else {
+            Box::new(std::fs::File::open(path).with_context(|| format!("cannot read {file}"))?)
+        };
         let mut r = csv::ReaderBuilder::new()
             .flexible(false)
             .trim(csv::Trim::All)
-            .from_path(path)
-            .with_context(|| format!("cannot read {file}"))?;
+            .from_reader(source);
         let heads = r
             .headers()
             .with_context(|| format!("{file}: cannot read the header row"))?
@@ -358,8 +366,8 @@ fn parse_bool(t: &Table, line: u64, v: &str, name: &str) -> Result<bool> {
 }
 
 /// Reads the candidates of a `stria search` CSV (columns by name; others ignored).
-fn read_candidates(path: &Path) -> Result<Vec<Candidate>> {
-    let t = Table::read(path)?;
+fn read_candidates(path: &Path, capped: bool) -> Result<Vec<Candidate>> {
+    let t = Table::read(path, capped)?;
     let [g, f, lat, comm, params, macs] = [
         "generator",
         "feasible",
@@ -396,10 +404,10 @@ pub fn read_pareto_dir(dir: &Path) -> Result<(Vec<Candidate>, Vec<Candidate>)> {
         "{}: missing pareto.csv (written by `stria search`)",
         dir.display()
     );
-    let front = read_candidates(&front_path)?;
+    let front = read_candidates(&front_path, true)?;
     let all_path = dir.join("all.csv");
     let all = if all_path.is_file() {
-        read_candidates(&all_path)?
+        read_candidates(&all_path, false)?
     } else {
         Vec::new()
     };
@@ -464,7 +472,7 @@ pub fn pareto_data(dirs: &[PathBuf]) -> Result<ParetoData> {
 /// label is the parent directory for a file named validate.csv (`results/validate/cheetah`
 /// -> `cheetah`), the file stem otherwise.
 pub fn read_validation(path: &Path) -> Result<ValidationSeries> {
-    let t = Table::read(path)?;
+    let t = Table::read(path, true)?;
     let (layer, pred, meas) = (
         t.col("layer")?,
         t.col("predicted_ms")?,

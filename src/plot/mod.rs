@@ -169,11 +169,11 @@ pub enum PlotKind {
         /// Network specs (JSON).
         #[arg(required = true)]
         configs: Vec<PathBuf>,
-        /// Protocols (comma-separated).
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Protocol::Cryptflow2, Protocol::Cheetah])]
+        /// Protocols (repeat or comma-separate).
+        #[arg(long = "protocol", alias = "protocols", value_enum, value_delimiter = ',', default_values_t = [Protocol::Cryptflow2, Protocol::Cheetah])]
         protocols: Vec<Protocol>,
-        /// Links (presets or JSON files, comma-separated).
-        #[arg(long, value_delimiter = ',', default_values_t = ["lan".to_string(), "wan".to_string()])]
+        /// Links (presets or JSON files; repeat or comma-separate).
+        #[arg(long = "link", alias = "links", value_delimiter = ',', default_values_t = ["lan".to_string(), "wan".to_string()])]
         links: Vec<String>,
         /// Output image (.png or .svg).
         #[arg(long, short)]
@@ -235,6 +235,6 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         PlotKind::Pareto { dirs, .. } => draw_pareto(&pareto_data(dirs)?, out)?,
         PlotKind::Validation { files, .. } => draw_validation(&validation_data(files)?, out)?,
     }
-    println!("{}", out.display());
-    Ok(())
+    crate::io::write_stdout(&format!("{}\n", out.display()))
+        .context("cannot write to standard output")
 }

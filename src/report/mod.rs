@@ -475,20 +475,11 @@ pub fn human_bytes(b: u64) -> String {
     format!("{v:.2} {}", UNITS[u])
 }
 
-/// Writes `contents` to `path` atomically (temporary file in the same directory, then rename).
+/// Writes `contents` to `path`: [`crate::io::write_output`], the one output writer (atomic for
+/// regular files and new paths, straight through for devices and FIFOs, symlinks followed, no
+/// temporary file left on an error).
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
+    crate::io::write_output(path, contents)
 }
 
 /// One row of `stria compare`: a (network, protocol, link) triple.
