@@ -413,3 +413,34 @@ fn resnet50_cf2() {
     // Background 6.3: Cheetah cuts more than 90% of CrypTFlow2's non-linear traffic.
     assert!(tk.bits * 10 < tc.bits, "{} vs {}", tk.bits, tc.bits);
 }
+
+#[test]
+fn resnet50_cheetah_graph() {
+    // OpenCheetah's Cheetah program fuses the BN after each block's conv1 and conv2 into the
+    // conv (`USE_FUSED_BN`): 32 folded, 17 evaluated; so 17 truncations before a BN (after the
+    // max-pool, each residual add and the head's) and 49 after a ReLU.
+    let n = load_network(&root().join("configs/models/resnet50-cheetah.json")).unwrap();
+    let cf2 = load_network(&root().join("configs/models/resnet50-cf2.json")).unwrap();
+    assert_eq!(n.layers.len(), cf2.layers.len());
+    let folded = n
+        .layers
+        .iter()
+        .filter(|l| l.op == Op::BatchNorm { folded: true })
+        .count();
+    assert_eq!(folded, 32);
+    let plan = truncation_plan(&n);
+    let before = plan
+        .iter()
+        .filter(|t| matches!(t, Truncation::BeforeProduct(_)))
+        .count();
+    let after = plan
+        .iter()
+        .filter(|t| matches!(t, Truncation::AfterRelu(_)))
+        .count();
+    assert_eq!((before, after), (17, 49));
+    // The first one: the max-pool output, 64x56x56, before the first block's BN.
+    assert_eq!(
+        plan.iter().find(|t| **t != Truncation::None),
+        Some(&Truncation::BeforeProduct(64 * 56 * 56))
+    );
+}

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use stria::net::{Layer, Network, NetworkSpec, Op, Shape, build, load_network, zoo};
 
-const STEMS: [&str; 11] = [
+const STEMS: [&str; 12] = [
     "resnet18",
     "resnet50",
     "resnet50-cf2",
+    "resnet50-cheetah",
     "mobilenetv2",
     "resnet18-cifar10",
     "mobilenetv2-cifar10",
@@ -130,12 +131,20 @@ fn write_all_writes_every_stem_and_no_temp_files() {
 }
 
 /// (stem, convs, depthwise convs, MACs, classes, final conv output HxW) from background 9.1-9.5.
-const TOTALS: [(&str, usize, usize, u64, u32, u32); 8] = [
+const TOTALS: [(&str, usize, usize, u64, u32, u32); 9] = [
     ("resnet18", 20, 0, 1_814_073_344, 1000, 7),
     ("resnet50", 53, 0, 4_089_184_256, 1000, 7),
     // The cf2 convolutions equal ResNet-50 v1.5's; only the FC grows to 2048 x 1001.
     (
         "resnet50-cf2",
+        53,
+        0,
+        4_089_184_256 - 2048 * 1000 + 2048 * 1001,
+        1001,
+        7,
+    ),
+    (
+        "resnet50-cheetah",
         53,
         0,
         4_089_184_256 - 2048 * 1000 + 2048 * 1001,
@@ -162,9 +171,10 @@ fn conv_counts_macs_and_outputs() {
         assert_eq!(dw, n_dw, "{stem}: depthwise convolutions");
         assert_eq!(count(&n, |o| *o == Op::Fc), 1, "{stem}: one FC");
         assert_eq!(n.macs(), macs, "{stem}: MACs");
-        // resnet50-cf2 ends with the argmax CrypTFlow2/Cheetah compute; the others with the FC.
+        // resnet50-cf2/-cheetah end with the argmax the frameworks compute; the others with the
+        // FC.
         let mut last = n.layers.last().unwrap();
-        if stem == "resnet50-cf2" {
+        if stem.starts_with("resnet50-c") {
             assert_eq!(last.op, Op::Argmax, "{stem}: ends with the argmax");
             assert_eq!(last.output, Shape::new(1, 1, 1));
             last = &n.layers[n.layers.len() - 2];
@@ -181,7 +191,7 @@ fn conv_counts_macs_and_outputs() {
 fn batchnorms_fold_into_their_convolutions() {
     // Background 4.6: a BN directly after a conv/fc folds. In the post-activation nets every BN
     // follows its conv, one BN per conv.
-    for stem in STEMS.iter().filter(|s| **s != "resnet50-cf2") {
+    for stem in STEMS.iter().filter(|s| !s.starts_with("resnet50-c")) {
         let n = net(stem);
         let folded = count(&n, |o| *o == Op::BatchNorm { folded: true });
         let unfolded = count(&n, |o| *o == Op::BatchNorm { folded: false });

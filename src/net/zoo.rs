@@ -26,6 +26,7 @@ pub fn all() -> Vec<(&'static str, NetworkSpec)> {
         ("resnet18", resnet18()),
         ("resnet50", resnet50()),
         ("resnet50-cf2", resnet50_cf2()),
+        ("resnet50-cheetah", resnet50_cheetah()),
         ("mobilenetv2", mobilenetv2()),
         ("resnet18-cifar10", resnet18_cifar10()),
         ("mobilenetv2-cifar10", mobilenetv2_cifar10()),
@@ -110,6 +111,20 @@ pub fn mobilenetv2_cifar10() -> NetworkSpec {
 /// The CIFAR-style MobileNetV2 at Tiny ImageNet size (background 9.5): 64x64, 200 classes.
 pub fn mobilenetv2_tiny() -> NetworkSpec {
     mobilenet_v2("mobilenetv2-tiny", 64, 200, Stem::Cifar)
+}
+
+/// The ResNet-50 OpenCheetah's Cheetah program runs (top-level `networks/main_resnet50.cpp`,
+/// `USE_FUSED_BN 1`): the graph of [`resnet50_cf2`], but the batch norm after each block's first
+/// and second convolution is fused into the convolution's weights (`FusedBN`); only the 17
+/// pre-activation batch norms (after the max-pool, after each residual add, and the head's) are
+/// evaluated (`ScaleDown` + `FusedBatchNorm4411`, HomBN). Share bit length 37 and scale 12
+/// (`scripts/common.sh`: `SS_BITLEN=37`, `FXP_SCALE=12`).
+pub fn resnet50_cheetah() -> NetworkSpec {
+    NetworkSpec {
+        name: "resnet50-cheetah".into(),
+        fold_batchnorm: true,
+        ..resnet50_cf2()
+    }
 }
 
 /// The pre-activation ResNet-50 run by CrypTFlow2 and Cheetah (background 9.2, OpenCheetah
