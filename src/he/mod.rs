@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub mod seal_wire;
+
 /// How Galois keys are provisioned, which decides what a rotation by `k` costs in key switches
 /// (background.md section 1.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
