@@ -11,7 +11,8 @@
 //! `ceil(h*w / N)` ciphertexts with `cn = 1` (no cross-channel rotation). Strided convolutions use
 //! the same phase decomposition as SCI_HE (Gazelle Sec. 6.1, Fig. 10) on the unpadded image.
 //! Ciphertexts are `2 * N * 8` bytes each way (Gazelle's single 60-bit modulus at n = 2048,
-//! Table 6). Pow2 key switches take each rotation step's NAF weight on the n-slot cycle.
+//! Table 6). Pow2 key switches (both `pow2` and `pow2-naf`: Gazelle's library is not SEAL, so no
+//! SEAL version's chaining rule applies) take each rotation step's NAF weight on the n-slot cycle.
 //! Additions follow the papers ([`paper_adds`]): k - 1 for an accumulation of k products.
 //!
 //! Accumulation strategies (background.md 8.3), counted in this packed layout:
@@ -132,7 +133,7 @@ impl Packed {
 fn channel_shift_ks(offsets: impl Iterator<Item = u64>, footprint: u64, policy: KeyPolicy) -> u64 {
     match policy {
         KeyPolicy::PerStep => offsets.count() as u64,
-        KeyPolicy::Pow2 => offsets
+        KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => offsets
             .map(|r| naf_weight((r * footprint) as i64) as u64)
             .sum(),
     }
@@ -242,7 +243,7 @@ pub fn conv_as(
                 .collect();
             let ks_of = |step: i64| match cfg.key_policy {
                 KeyPolicy::PerStep => (step != 0) as u64,
-                KeyPolicy::Pow2 => naf_weight(step) as u64,
+                KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => naf_weight(step) as u64,
             };
             let step_ks: u64 = steps.iter().map(|&s| ks_of(s)).sum();
             if g_in == 1 && g_out == 1 && groups > 1 {
@@ -378,7 +379,7 @@ pub fn fc_gala(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String>
     let d = ceil_div(ni2 * no2, n).min(no);
     let ks = match cfg.key_policy {
         KeyPolicy::PerStep => d - 1,
-        KeyPolicy::Pow2 => (1..d).map(|k| naf_weight(k as i64) as u64).sum(),
+        KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => (1..d).map(|k| naf_weight(k as i64) as u64).sum(),
     };
     let counts = OpCounts {
         external_rot: d - 1,
