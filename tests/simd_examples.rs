@@ -31,8 +31,13 @@ use stria::packing::{CountConfig, LayerCost, Protocol, count_layer, simd};
 const UP_8192: u64 = 393_216; // 2*8192*3*8
 const DOWN_8192: u64 = 131_072; // 2*8192*8
 
+/// The derivations below use SEAL 3.7's NAF rule (`pow2-naf`, as OpenCheetah's SCI_HE build runs
+/// it); `seal_3_3_rule_on_example_3a` redoes example 3.A under SEAL 3.3.2's rule, the `cryptflow2`
+/// default.
 fn sci() -> CountConfig {
-    CountConfig::new(Protocol::Cryptflow2)
+    let mut c = CountConfig::new(Protocol::Cryptflow2);
+    c.key_policy = KeyPolicy::Pow2Naf;
+    c
 }
 
 fn sci_with(policy: KeyPolicy) -> CountConfig {
@@ -100,7 +105,7 @@ fn key_policies_on_the_same_layer() {
         256,
         8,
         8,
-        &sci_with(KeyPolicy::Pow2),
+        &sci_with(KeyPolicy::Pow2Naf),
     )
     .counts;
     let per = count(
@@ -124,7 +129,7 @@ fn key_policies_on_the_same_layer() {
         }
     );
     // 3.C: pow2 28 + 5 = 33; per-step 15 + 5 = 20.
-    let f_pow2 = simd::fc(512, 200, &sci_with(KeyPolicy::Pow2))
+    let f_pow2 = simd::fc(512, 200, &sci_with(KeyPolicy::Pow2Naf))
         .unwrap()
         .counts;
     let f_per = simd::fc(512, 200, &sci_with(KeyPolicy::PerStep))
@@ -448,8 +453,18 @@ fn one_channel_per_row() {
     // maps input 0 -> 2 (live), cross-row maps input 1 -> 2 (live); ct 1: same-row input 2 -> 2
     // (live), cross-row input 2 -> 3 (absent). 7 of 8 mask slots live: 7*9 = 63.
     assert_eq!(c.scmult, 63);
-    // Bytes at N = 16384: 2*2*16384*3*8 = 1,572,864 up; 2*2*16384*8 = 524,288 down.
-    assert_eq!((c.bytes_up, c.bytes_down), (1_572_864, 524_288));
+    // Bytes at N = 16384: 2*2*16384*3*8 = 1,572,864 up; 2*2*16384*8 = 524,288 down. N = 16384 is
+    // neither 8192 nor 32768, so `ConvField::non_strided_conv` has the client send fresh keys
+    // (SEAL 3.3.2 saves, key level {60, 60, 60, 38}: a key-level ciphertext is 73 + 2*16384*4*8 =
+    // 1,048,649 bytes): two 8-byte sizes + the public key (1,048,649) + the Galois keys (32 + 8 +
+    // 16384*8 = 131,112 of slot counts, and 2*14 - 2 = 26 keys of 3 ciphertexts, 81,794,622):
+    // 82,974,399 bytes up, with the layer.
+    assert_eq!(simd::fresh_key_bytes(16384), 82_974_399);
+    assert_eq!(
+        (c.bytes_up, c.bytes_down),
+        (1_572_864 + 82_974_399, 524_288)
+    );
+    assert!(!simd::fresh_keys(8192) && !simd::fresh_keys(32768) && simd::fresh_keys(65536));
 }
 
 /// Element-wise product (unfolded batch norm), 3.7: 64x32x32 = 65,536 values at N = 8192.
@@ -472,4 +487,37 @@ fn elementwise_scale() {
         (8, 8, 3_145_728, 1_048_576)
     );
     assert_eq!((c.enc, c.dec), (16, 8));
+}
+
+/// Example 3.A (8x8, 256 -> 256, 3x3 pad 1: stored 10x10, S = 128, N = 8192, hc = 32, 4 input and
+/// 4 output ciphertexts) under SEAL 3.3.2's rule (`pow2`, EzPC's pin): a step whose generator
+/// exponent is k (mod 4096) costs `min(w(k), w(4096 - k))` set bits.
+/// - Internal steps 1, 2, 10, 11, 12, 20, 21, 22 (binary weights 1, 1, 2, 3, 2, 2, 3, 3; the
+///   complements 4096 - k all weigh 10 or more): 17 per input ciphertext, 68 in all, as the NAF.
+/// - External: a pair member rotates by `-j*S`, j = 1 .. 31, i.e. exponent `(32 - j)*S`:
+///   `min(w(j), w(32 - j))`, summing to 59 over j (j = 7 and 25 cost 3 = w(7) = w(25); the NAF
+///   has 8 - 1 and 32 - 8 + 1, 2 each, sum 57). Per output ciphertext 2*59 + 1 (row swap) = 119;
+///   4*119 = 476.
+/// - Total 68 + 476 = 544 (NAF: 68 + 460 = 528).
+#[test]
+fn seal_3_3_rule_on_example_3a() {
+    let r = count(
+        &conv_json(256, "3", 1, 1),
+        256,
+        8,
+        8,
+        &sci_with(KeyPolicy::Pow2),
+    );
+    assert_eq!(
+        (r.counts.internal_rot, r.counts.external_rot),
+        (4 * 8, 4 * 63)
+    );
+    assert_eq!(r.counts.key_switch, 68 + 476);
+    let naf = count(&conv_json(256, "3", 1, 1), 256, 8, 8, &sci());
+    assert_eq!(naf.counts.key_switch, 68 + 460);
+    // The default policy of `cryptflow2` is SEAL 3.3.2's.
+    assert_eq!(
+        CountConfig::new(Protocol::Cryptflow2).key_policy,
+        KeyPolicy::Pow2
+    );
 }

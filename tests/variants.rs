@@ -267,3 +267,46 @@ fn unfolded_batchnorm_is_an_elementwise_product() {
         OpCounts::default()
     );
 }
+
+/// Additions as the papers count them: k - 1 for an accumulation of k products (GALA Tables II
+/// and III), no mask add; CrypTFlow2 keeps its code's count.
+#[test]
+fn gazelle_and_gala_additions_follow_the_papers() {
+    // 8x8, 64 -> 64, 3x3 SAME at n = 2048: cn = 32, 2 output ciphertexts, ScMult 1152 (above).
+    // GALA Table III: Add = co*(ci*kw*kh - 1)/cn = 64*(64*9 - 1)/32 = 2*575 = 1150 = 1152 - 2.
+    let n = net(CONV3, 64, 8, 8);
+    for p in [
+        Protocol::Gala,
+        Protocol::GazelleOutput,
+        Protocol::GazelleInput,
+    ] {
+        let c = counts(&n, p);
+        assert_eq!((c.scmult, c.add), (1152, 1150), "{p:?}");
+    }
+    // Depthwise 3x3 on 32 channels of 8x8: one ciphertext, 9 products, 8 additions.
+    let dw = net(
+        r#"{"type": "depthwise", "kernel": 3, "padding": 1}"#,
+        32,
+        8,
+        8,
+    );
+    let c = counts(&dw, Protocol::Gala);
+    assert_eq!((c.scmult, c.add), (9, 8));
+    // FC 512 -> 200 at n = 2048: next_pow2 512 x 256, d = 512*256/2048 = 64 diagonal products.
+    // GALA Table II: Add = ni*no/n - 1 = 63. Gazelle hybrid: 63 to sum the products plus one per
+    // rotate-and-sum step, log2(512/64) = 3: 66.
+    let fc = net(r#"{"type": "fc", "out_features": 200}"#, 512, 1, 1);
+    let g = counts(&fc, Protocol::Gala);
+    assert_eq!((g.scmult, g.add), (64, 63));
+    let h = counts(&fc, Protocol::GazelleOutput);
+    assert_eq!((h.scmult, h.external_rot, h.add), (64, 3, 66));
+    // CrypTFlow2 keeps one add per product into a zero ciphertext, the rotate-and-sum adds and the
+    // mask add (`fc-field.cpp`), at its own N = 8192: pack_num 16, d = 256/16 = 16,
+    // log2(512/16) = 5: 16 + 5 + 1 = 22.
+    let s = counts(&fc, Protocol::Cryptflow2);
+    assert_eq!((s.scmult, s.external_rot, s.add), (16, 5, 22));
+    // An element-wise scale accumulates nothing.
+    let bn = net(r#"{"type": "relu"}, {"type": "batchnorm"}"#, 64, 32, 32);
+    let last = count_network(&bn, &CountConfig::new(Protocol::Gala)).unwrap();
+    assert_eq!(last.last().unwrap().counts.add, 0);
+}

@@ -28,7 +28,7 @@
 //!   budget *before* flooding (what flooding may consume);
 //! - `truncate_for_decryption` / `removeUnusedCoeffs` are not run: fhe.rs serializes every
 //!   coefficient at the full prime width, so returned ciphertexts are larger than the counter's
-//!   ideal size ([`predicted_bytes_down_ideal`] reports both and their ratio);
+//!   SEAL 3.7 wire size ([`predicted_bytes_down_ideal`] reports both and their ratio);
 //! - HomBN: OpenCheetah's mask is added with `add_plain_inplace` (not counted either) and its CRT
 //!   primes come from SEAL's `CoeffModulus::Create` (the largest primes of the given size, `= 1 mod
 //!   2N`); stria takes the same (largest) primes, one [`Instrumented`] per prime, and sums counts.
@@ -137,8 +137,8 @@ pub fn fhe_bytes_down_per_ct(n: u64, opts: &RunOptions) -> u64 {
 /// Server-to-client bytes: the counter's ideal (truncated) size against fhe.rs.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct BytesDown {
-    /// `count_layer(..).bytes_down`: OpenCheetah's `truncate_for_decryption` widths, c0 only where
-    /// outputs sit (background.md 4.7).
+    /// `count_layer(..).bytes_down`: OpenCheetah's wire size (`truncate_for_decryption` low bits
+    /// zeroed, `removeUnusedCoeffs` words zeroed, SEAL 3.7 `save()` with zstd; an expected size).
     pub ideal: u64,
     /// `out_ct * fhe_bytes_down_per_ct`: the fhe.rs size model of the same ciphertexts.
     pub fhe_model: u64,
@@ -148,8 +148,8 @@ pub struct BytesDown {
     pub ratio: f64,
 }
 
-/// The counter's truncated server-to-client size for `layer` against the real fhe.rs serialized
-/// size of `run` (fhe.rs cannot drop low bits, so `ratio > 1`).
+/// The counter's server-to-client wire size for `layer` against the real fhe.rs serialized size of
+/// `run` (fhe.rs cannot drop low bits or zero unused words, so `ratio > 1`).
 pub fn predicted_bytes_down_ideal(
     layer: &Layer,
     cfg: &CountConfig,

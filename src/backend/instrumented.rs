@@ -10,7 +10,7 @@
 //! `Evaluator::rotate_internal` does (a digit of magnitude N/2 is skipped).
 
 use crate::cost::OpCounts;
-use crate::he::{KeyPolicy, naf_digits};
+use crate::he::{KeyPolicy, rotation_steps};
 use fhe::bfv::{
     BfvParameters, BfvParametersBuilder, Ciphertext, Encoding, EvaluationKey, EvaluationKeyBuilder,
     Plaintext, SecretKey,
@@ -340,8 +340,9 @@ impl Instrumented {
     }
 
     /// Rotates both rows by the signed `step` (positive: left, SEAL's `rotate_rows` convention).
-    /// A zero step is a copy (not counted). Per-step keys: one key switch; power-of-two keys: one
-    /// per NAF digit, a digit of magnitude N/2 skipped (SEAL `rotate_internal`).
+    /// A zero step is a copy (not counted). Per-step keys: one key switch; power-of-two keys: the
+    /// chain of key-switched rotations of the pinned SEAL version ([`rotation_steps`]: SEAL 3.3.2's
+    /// binary decomposition for `pow2`, SEAL 3.7's NAF for `pow2-naf`).
     pub fn rotate(&mut self, ct: &Ciphertext, step: i64, kind: RotKind) -> Result<Ciphertext> {
         let half = (self.degree() / 2) as i64;
         let left = |s: i64| s.rem_euclid(half) as usize;
@@ -351,12 +352,9 @@ impl Instrumented {
         let before = self.counts.key_switch;
         let out = match self.policy {
             KeyPolicy::PerStep => self.key_switch(ct, left(step))?,
-            KeyPolicy::Pow2 => {
+            KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => {
                 let mut cur: Option<Ciphertext> = None;
-                for d in naf_digits(step) {
-                    if d.abs() == half {
-                        continue;
-                    }
+                for d in rotation_steps(step, self.degree() as u64, self.policy) {
                     let src = cur.as_ref().unwrap_or(ct);
                     cur = Some(self.key_switch(src, left(d))?);
                 }
@@ -439,13 +437,13 @@ mod tests {
 
     #[test]
     fn rotations_match_seal_semantics_and_counts() {
-        for policy in [KeyPolicy::PerStep, KeyPolicy::Pow2] {
+        for policy in [KeyPolicy::PerStep, KeyPolicy::Pow2, KeyPolicy::Pow2Naf] {
             let mut he = small(policy);
             let n = he.degree();
             let half = n / 2;
             let v: Vec<u64> = (0..n as u64).collect();
             let ct = he.encrypt(&he.encode_simd(&v, 0).unwrap()).unwrap();
-            for step in [1i64, 3, -5, 11, -(half as i64 - 1), 0, 17] {
+            for step in [1i64, 3, -5, 7, 11, -(half as i64 - 1), 0, 17, -29] {
                 he.reset();
                 let r = he.rotate(&ct, step, RotKind::Internal).unwrap();
                 let out = Instrumented::decode_simd(&he.decrypt(&r).unwrap()).unwrap();

@@ -28,6 +28,7 @@
 
 use super::{LayerCost, ceil_div};
 use crate::cost::OpCounts;
+use crate::he::seal_wire::{self, Stored, Words};
 use crate::net::{Conv, Shape};
 use serde::Serialize;
 
@@ -93,15 +94,84 @@ pub fn kept_bits(n: u64, q0_bits: u32, t_bits: u32, t_pow2: bool) -> (u64, u64) 
 }
 
 impl CheetahParams {
-    /// Bytes of one seeded client ciphertext: c0 bit-packed at the primes' widths (c1 is a seed,
-    /// not counted).
-    pub fn bytes_up(&self, n: u64) -> u64 {
+    /// Bit widths of the ciphertext primes: `q0_bits`, then the remaining `q_bits - q0_bits` bits
+    /// (one prime for OpenCheetah's {60, 49}; more than 62 bits are spread evenly over primes of at
+    /// most 60 bits, an approximation since only the first width and the total are kept).
+    pub fn prime_bits(&self) -> Vec<u32> {
+        let mut v = vec![self.q0_bits];
+        let rest = self.q_bits.saturating_sub(self.q0_bits);
+        if rest > 0 {
+            let k = if rest <= 62 { 1 } else { rest.div_ceil(60) };
+            v.extend((0..k).map(|i| rest / k + u32::from(i < rest % k)));
+        }
+        v
+    }
+
+    /// Bit-packed size of one seeded client ciphertext: c0 at the primes' widths, `N * q_bits / 8`
+    /// (c1 is a seed). What an ideal serializer would send; fhe.rs comes close (the backend's byte
+    /// check), SEAL does not ([`Self::bytes_up`]).
+    pub fn bytes_up_packed(&self, n: u64) -> u64 {
         ceil_div(n * self.q_bits as u64, 8)
     }
 
-    /// Bytes of `cts` returned ciphertexts holding `used` output coefficients in all, under the
-    /// plaintext modulus of `t_bits` bits: c1 whole at its kept width, c0 only where outputs sit.
-    pub fn bytes_down(&self, n: u64, cts: u64, used: u64, t_bits: u32, t_pow2: bool) -> u64 {
+    /// Wire bytes of one seeded client ciphertext as OpenCheetah sends it: SEAL 3.7
+    /// `Serializable<Ciphertext>::save()` with zstd (c0 as one 64-bit word per RNS coefficient,
+    /// uniform below its prime, and the seed), behind the 8-byte length prefix of
+    /// `cheetah-api.cpp` `send_ciphertext`. Expected size ([`seal_wire`] doc: framing exact,
+    /// compression an estimate): 62,441 B at N = 4096, {60, 49}.
+    pub fn bytes_up(&self, n: u64) -> u64 {
+        let words: Vec<Words> = self
+            .prime_bits()
+            .into_iter()
+            .map(|bits| Words {
+                count: n,
+                bits,
+                low_zero: 0,
+            })
+            .collect();
+        seal_wire::ciphertext_bytes(&Stored {
+            n,
+            words,
+            zeroed: 0,
+            zero_runs: 0,
+            seeded: true,
+        })
+    }
+
+    /// Wire bytes of one returned ciphertext `(c0, c1)` at q0 holding `used` output coefficients
+    /// in `zero_runs` runs of zeroed words, under a plaintext modulus of `t_bits` bits.
+    /// `truncate_for_decryption` clears the low bits of every word ([`kept_bits`]) but does not
+    /// bit-pack them; `removeUnusedCoeffs` zeroes the c0 words that carry no kept output. SEAL 3.7
+    /// `save()` with zstd then stores c1's `N` words and the `used` c0 words as Huffman-coded bytes
+    /// and the zeroed runs as matches. Expected size ([`seal_wire`] doc): 50,757 B for 3136 used of
+    /// N = 4096 in one run at t = 2^37 (OpenCheetah's log: 50,769 B for such a layer).
+    pub fn bytes_down(&self, n: u64, used: u64, zero_runs: u64, t_bits: u32, t_pow2: bool) -> u64 {
+        let (c0, c1) = kept_bits(n, self.q0_bits, t_bits, t_pow2);
+        let used = used.min(n);
+        seal_wire::ciphertext_bytes(&Stored {
+            n,
+            words: vec![
+                Words {
+                    count: n,
+                    bits: self.q0_bits,
+                    low_zero: self.q0_bits - c1 as u32,
+                },
+                Words {
+                    count: used,
+                    bits: self.q0_bits,
+                    low_zero: self.q0_bits - c0 as u32,
+                },
+            ],
+            zeroed: n - used,
+            zero_runs,
+            seeded: false,
+        })
+    }
+
+    /// Bit-packed size of `cts` returned ciphertexts with `used` output coefficients in all: c1
+    /// whole at its kept width, c0 only where outputs sit (background.md 4.7's ideal; what a
+    /// bit-packing serializer would send, not what SEAL sends).
+    pub fn bytes_down_packed(&self, n: u64, cts: u64, used: u64, t_bits: u32, t_pow2: bool) -> u64 {
         let (c0, c1) = kept_bits(n, self.q0_bits, t_bits, t_pow2);
         ceil_div(cts * n * c1 + used * c0, 8)
     }
@@ -264,11 +334,25 @@ pub fn conv(
     let spatial = b.dh * b.dw;
     let groups = c.groups as u64;
     let (g_in, g_out) = (ch / groups, m / groups);
+    // Coefficients each returned ciphertext keeps (`removeUnusedCoeffs`): every stride-1 output of
+    // its block, strided or not (see [`kept_outputs`]).
+    let oh = window_outputs(h, b.hw, fh);
+    let ow = window_outputs(w, b.ww, fw);
+    let mut down: Vec<(u64, u64, u64)> = Vec::new();
     let (in_ct, products, out_ct, cw) =
         if groups > 1 && g_in == 1 && g_out == 1 && p.depthwise == DepthwiseMode::Stacked {
             // Stacked: input channel c at offset c*Hw*Ww, kernel c at c*Cw*Hw*Ww, Cw^2*Hw*Ww <= N.
             let cw = (((n / (b.hw * b.ww)) as f64).sqrt() as u64).min(ch).max(1);
-            let k = ceil_div(ch, cw) * spatial;
+            let dc = ceil_div(ch, cw);
+            let k = dc * spatial;
+            for j in 0..dc {
+                let chans = cw.min(ch - j * cw);
+                for (&y, &x) in oh.iter().flat_map(|y| ow.iter().map(move |x| (y, x))) {
+                    // Each stacked channel's window is one block of outputs (runs: an estimate).
+                    let runs = chans * zero_runs(n, y, x, y + fh - 1, x + fw - 1, 1, fh, fw);
+                    down.push((1, chans * y * x, runs));
+                }
+            }
             (k, k, k, cw)
         } else {
             // Each output channel multiplies the kernel blocks holding its group's input channels
@@ -279,6 +363,10 @@ pub fn conv(
             } else {
                 blocks_touched(groups, g_in, b.cw) * g_out
             };
+            for (&y, &x) in oh.iter().flat_map(|y| ow.iter().map(move |x| (y, x))) {
+                let runs = zero_runs(n, y, x, y + fh - 1, x + fw - 1, b.cw, fh, fw);
+                down.push((m, y * x, runs));
+            }
             (
                 b.dc * spatial,
                 per_filter_blocks * spatial,
@@ -286,13 +374,11 @@ pub fn conv(
                 b.cw,
             )
         };
-    // Every output lands in exactly one block: the returned ciphertexts carry out.elems() used
-    // coefficients in all (`removeUnusedCoeffs` zeroes the rest, strided positions included).
     Ok(finish(
         in_ct,
         products,
         out_ct,
-        out.elems(),
+        &down,
         reads_input,
         p,
         n,
@@ -300,27 +386,75 @@ pub fn conv(
     ))
 }
 
+/// Stride-1 outputs of each window along an axis of (padded, 1x1-sub-sampled) length `len` cut
+/// into windows of `win` overlapping by `k - 1`: window d spans `[d*(win-k+1), min(d*(win-k+1) +
+/// win, len))` and holds `end - start - k + 1` outputs (OpenCheetah `sliced_3d_tensor.h`
+/// `Conv2DSliceHelper::slice`, `tensor_encoder.cc` `ConvCoeffIndexCalculator::Get`). They sum to
+/// `len - k + 1`.
+pub fn window_outputs(len: u64, win: u64, k: u64) -> Vec<u64> {
+    (0..windows(len, win, k))
+        .map(|d| {
+            let start = d * (win - k + 1);
+            (start + win).min(len) - start + 1 - k
+        })
+        .collect()
+}
+
+/// Runs of zeroed c0 words in a returned ciphertext of a `hb x wb` block of `cb` channels whose
+/// `y x x` stride-1 outputs sit at `O + i*wb + j` with `O = hb*wb*(cb - 1) + wb*(kh - 1) + kw - 1`
+/// (OpenCheetah `tensor_encoder.cc` `ConvCoeffIndexCalculator::Get`, `FilterIndexer::index_begin`):
+/// one before `O` if `O > 0`, one between rows when `x < wb`, one after the last output if it is
+/// not the last coefficient. Only the compression estimate uses it.
+#[allow(clippy::too_many_arguments)]
+fn zero_runs(n: u64, y: u64, x: u64, hb: u64, wb: u64, cb: u64, kh: u64, kw: u64) -> u64 {
+    let o = hb * wb * (cb - 1) + wb * (kh - 1) + kw - 1;
+    let last = o + (y - 1) * wb + x - 1;
+    u64::from(o > 0) + if x < wb { y - 1 } else { 0 } + u64::from(last + 1 < n)
+}
+
+/// Output coefficients one filter's returned ciphertexts keep in all, for a `kh x kw` kernel on
+/// a padded `h x w` input (1x1 axes with stride s > 1 already sub-sampled to `ceil(h/s)`).
+///
+/// OpenCheetah `hom_conv2d_ss.cc` `HomConv2DSS::removeUnusedCoeffs` builds its
+/// `ConvCoeffIndexCalculator` on the strided input shape of `shape_inference::Conv2D` (padded;
+/// sub-sampled only for a 1x1 axis) with `Padding::VALID` and **stride 1** ("Treat the strided
+/// image with stride = 1"), and keeps every index that calculator lists: all stride-1 outputs
+/// `(h - kh + 1) * (w - kw + 1)`, not only the strided outputs the client decrypts
+/// (`decryptToTensor` reads those with the real stride). A 3x3 stride-2 layer on 56x56 thus keeps
+/// 56*56 = 3136 coefficients per filter, four times its 28*28 outputs. Bit-exact to the code.
+pub fn kept_outputs(h: u64, w: u64, kh: u64, kw: u64) -> u64 {
+    (h + 1 - kh) * (w + 1 - kw)
+}
+
 /// Common tail: adds (each returned ciphertext's first product needs none, background.md 4.4),
 /// AddPlain of the server's share, bytes, encryptions. Masking and flooding are not counted as adds.
+/// `down` lists returned ciphertexts as `(count, kept coefficients each, runs of zeroed words)`. Bytes: each direction
+/// is one `send_encrypted_vector` (a 4-byte count, then each ciphertext's SEAL 3.7 wire size).
 #[allow(clippy::too_many_arguments)]
 fn finish(
     in_ct: u64,
     products: u64,
     out_ct: u64,
-    used: u64,
+    down: &[(u64, u64, u64)],
     reads_input: bool,
     p: &CheetahParams,
     n: u64,
     cw: u64,
 ) -> LayerCost {
+    debug_assert_eq!(down.iter().map(|d| d.0).sum::<u64>(), out_ct);
     let add_plain = if reads_input { 0 } else { in_ct };
+    let t_bits = p.t_bits();
     let counts = OpCounts {
         scmult: products,
         add: products - out_ct + add_plain,
         ct_up: in_ct,
         ct_down: out_ct,
-        bytes_up: in_ct * p.bytes_up(n),
-        bytes_down: p.bytes_down(n, out_ct, used, p.t_bits(), true),
+        bytes_up: seal_wire::VECTOR_COUNT + in_ct * p.bytes_up(n),
+        bytes_down: seal_wire::VECTOR_COUNT
+            + down
+                .iter()
+                .map(|&(k, used, runs)| k * p.bytes_down(n, used, runs, t_bits, true))
+                .sum::<u64>(),
         // One switch to q0 per returned ciphertext.
         mod_switch: out_ct,
         enc: in_ct,
@@ -362,7 +496,13 @@ pub fn fc(ni: u64, no: u64, reads_input: bool, p: &CheetahParams, n: u64) -> Lay
     let (now, niw) = fc_split(ni, no, n);
     let in_ct = ceil_div(ni, niw);
     let out_ct = ceil_div(no, now);
-    finish(in_ct, in_ct * out_ct, out_ct, no, reads_input, p, n, niw)
+    // `HomFCSS::removeUnusedCoeffs` keeps one coefficient per output row of each block: `now`
+    // in all but the last ciphertext, which keeps the rest.
+    // The kept coefficients sit every `niw` words from 0: a zeroed run after each.
+    let last = no - (out_ct - 1) * now;
+    let runs = |k: u64| if niw > 1 { k } else { u64::from(k < n) };
+    let down = [(out_ct - 1, now, runs(now)), (1, last, runs(last))];
+    finish(in_ct, in_ct * out_ct, out_ct, &down, reads_input, p, n, niw)
 }
 
 /// Number of CRT plaintext primes and their bit width for HomBN (`setUpForBN`): the primes cover
@@ -389,8 +529,8 @@ pub fn batchnorm(len: u64, reads_input: bool, p: &CheetahParams, n: u64) -> Laye
         add: if reads_input { 0 } else { ct },
         ct_up: ct,
         ct_down: ct,
-        bytes_up: ct * p.bytes_up(n),
-        bytes_down: p.bytes_down(n, ct, ct * n, bits, false),
+        bytes_up: seal_wire::VECTOR_COUNT + ct * p.bytes_up(n),
+        bytes_down: seal_wire::VECTOR_COUNT + ct * p.bytes_down(n, n, 0, bits, false),
         mod_switch: ct,
         enc: ct,
         dec: ct,

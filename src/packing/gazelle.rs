@@ -11,7 +11,9 @@
 //! `ceil(h*w / N)` ciphertexts with `cn = 1` (no cross-channel rotation). Strided convolutions use
 //! the same phase decomposition as SCI_HE (Gazelle Sec. 6.1, Fig. 10) on the unpadded image.
 //! Ciphertexts are `2 * N * 8` bytes each way (Gazelle's single 60-bit modulus at n = 2048,
-//! Table 6). Pow2 key switches take each rotation step's NAF weight on the n-slot cycle.
+//! Table 6). Pow2 key switches (both `pow2` and `pow2-naf`: Gazelle's library is not SEAL, so no
+//! SEAL version's chaining rule applies) take each rotation step's NAF weight on the n-slot cycle.
+//! Additions follow the papers ([`paper_adds`]): k - 1 for an accumulation of k products.
 //!
 //! Accumulation strategies (background.md 8.3), counted in this packed layout:
 //!
@@ -131,7 +133,7 @@ impl Packed {
 fn channel_shift_ks(offsets: impl Iterator<Item = u64>, footprint: u64, policy: KeyPolicy) -> u64 {
     match policy {
         KeyPolicy::PerStep => offsets.count() as u64,
-        KeyPolicy::Pow2 => offsets
+        KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => offsets
             .map(|r| naf_weight((r * footprint) as i64) as u64)
             .sum(),
     }
@@ -143,15 +145,26 @@ fn live_nonzero_offsets(cn: u64, a: u64, o: u64) -> impl Iterator<Item = u64> {
     (1..cn).filter(move |&r| all || r < o || r > cn - a)
 }
 
+/// Additions of `scmult` products summed into `results` returned ciphertexts, the papers' way: an
+/// accumulation of k products takes k - 1 additions, and rotating a partial sum before adding it
+/// changes nothing, so every product but one per result is one addition. GALA Table III: `Add =
+/// co*(ci*kw*kh - 1)/cn` for `ci*kw*kh` products into each of `co/cn` outputs; Gazelle is counted
+/// alike. The mask that re-randomizes a result is not an accumulation and is not counted (neither
+/// paper counts it; CrypTFlow2's counter does, as EzPC's code runs it).
+fn paper_adds(scmult: u64, results: u64) -> u64 {
+    scmult - results
+}
+
 /// Counts of a plan without cross-channel rotations: internal rotations per input ciphertext,
-/// `scmult` products each added once, the ciphertexts and their bytes. Depthwise and slot-aligned
-/// striped mixing are exactly this; the rotating plans add their external rotations on top.
+/// `scmult` products accumulated into the output ciphertexts ([`paper_adds`]), the ciphertexts and
+/// their bytes. Depthwise and slot-aligned striped mixing are exactly this; the rotating plans add
+/// their external rotations on top.
 fn block_aligned(p: &Packed, t: u64, step_ks: u64, n: u64, scmult: u64) -> OpCounts {
     OpCounts {
         internal_rot: p.inp_ct * (t - 1),
         key_switch: p.inp_ct * step_ks,
         scmult,
-        add: scmult,
+        add: paper_adds(scmult, p.out_ct),
         ct_up: p.inp_ct,
         ct_down: p.out_ct,
         bytes_up: p.inp_ct * ct_bytes(n),
@@ -230,7 +243,7 @@ pub fn conv_as(
                 .collect();
             let ks_of = |step: i64| match cfg.key_policy {
                 KeyPolicy::PerStep => (step != 0) as u64,
-                KeyPolicy::Pow2 => naf_weight(step) as u64,
+                KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => naf_weight(step) as u64,
             };
             let step_ks: u64 = steps.iter().map(|&s| ks_of(s)).sum();
             if g_in == 1 && g_out == 1 && groups > 1 {
@@ -270,6 +283,7 @@ pub fn conv_as(
                 let a = p.max_in();
                 let back = (p.out_ct - 1) * diagonals(p.cn, a, p.cn) + diagonals(p.cn, a, p.o_last);
                 counts.ct_down = back;
+                counts.add = paper_adds(counts.scmult, back);
                 counts.bytes_down = back * ct_bytes(n);
                 counts.enc = p.inp_ct + back;
                 counts.dec = back;
@@ -338,6 +352,10 @@ pub fn conv_as(
 pub fn fc_hybrid(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String> {
     let n = cfg.ring_degree;
     let (mut counts, pack_num) = super::simd::hybrid_fc_counts(ni, no, n, cfg.key_policy)?;
+    // The papers' additions: the `scmult` diagonal products into one sum (k - 1) and one per
+    // rotate-and-sum step (`external_rot`); no mask add (SCI_HE's counter adds it, and one per
+    // product into a zero ciphertext, as `fc-field.cpp` runs it).
+    counts.add = paper_adds(counts.scmult, 1) + counts.external_rot;
     counts.bytes_up = ct_bytes(n);
     counts.bytes_down = ct_bytes(n);
     Ok(LayerCost {
@@ -361,13 +379,14 @@ pub fn fc_gala(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String>
     let d = ceil_div(ni2 * no2, n).min(no);
     let ks = match cfg.key_policy {
         KeyPolicy::PerStep => d - 1,
-        KeyPolicy::Pow2 => (1..d).map(|k| naf_weight(k as i64) as u64).sum(),
+        KeyPolicy::Pow2 | KeyPolicy::Pow2Naf => (1..d).map(|k| naf_weight(k as i64) as u64).sum(),
     };
     let counts = OpCounts {
         external_rot: d - 1,
         key_switch: ks,
         scmult: d,
-        add: d,
+        // GALA Table II: `ni*no/n - 1` (the d products summed after rotation).
+        add: paper_adds(d, 1),
         ct_up: 1,
         ct_down: 1,
         bytes_up: ct_bytes(n),
@@ -383,14 +402,14 @@ pub fn fc_gala(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String>
     })
 }
 
-/// Element-wise scale (unfolded batch norm): `ceil(len / N)` ciphertexts, one product and one
-/// mask add each.
+/// Element-wise scale (unfolded batch norm): `ceil(len / N)` ciphertexts, one product each and
+/// nothing to accumulate ([`paper_adds`]: no addition).
 pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
     let n = cfg.ring_degree;
     let ct = ceil_div(len, n);
     let counts = OpCounts {
         scmult: ct,
-        add: ct,
+        add: paper_adds(ct, ct),
         ct_up: ct,
         ct_down: ct,
         bytes_up: ct * ct_bytes(n),

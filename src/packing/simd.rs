@@ -65,6 +65,33 @@ pub fn ct_bytes(n: u64, primes: u64) -> u64 {
     2 * n * primes * 8
 }
 
+/// Whether a sub-convolution at ring degree `n` makes and sends fresh keys: EzPC's `ConvField`
+/// keeps keys for `POLY_MOD_DEGREE` (8192) and `POLY_MOD_DEGREE_LARGE` (32768), made in its
+/// constructor (setup); `ConvField::non_strided_conv` calls `generate_new_keys` for any other
+/// degree (16384, 65536) on every call, i.e. once per sub-convolution (`conv-field.cpp`).
+pub fn fresh_keys(n: u64) -> bool {
+    n != 8192 && n != 32768
+}
+
+/// Bytes the client sends when `generate_new_keys` (EzPC `SCI/src/LinearHE/utils-HE.cpp`) makes
+/// keys at ring degree `n`: two `uint64_t` sizes, then SEAL 3.3.2's `PublicKey::save` and
+/// `GaloisKeys::save` of `keygen.galois_keys()` (EzPC pins SEAL 3.3.2, which has no compression).
+/// A key-level ciphertext (4 primes of {60, 60, 60, 38}) saves 65 bytes of metadata (`parms_id`,
+/// NTT flag, size, degree, prime count, scale) and an `IntArray` (8-byte count, `2*4*n` words):
+/// `73 + 64n`. `KSwitchKeys::save` writes `parms_id` (32), the slot count (8), and for each of the
+/// `n` slots `keys_` is sized to an 8-byte count and its keys: the default set fills `2*log2(n) -
+/// 2` distinct slots (`3^(n/4) = 3^(-n/4)`), each with one key per data prime (3). Bit-exact to
+/// the SEAL 3.3.2 save functions (`ciphertext.cpp`, `kswitchkeys.cpp`, `intarray.h`); 82,974,399
+/// bytes at n = 16384. (OpenCheetah's SCI_HE build sends `Serializable` seeded keys through SEAL
+/// 3.7.2 with zstd and {60, 60, 60, 49} instead, roughly half; not modelled.)
+pub fn fresh_key_bytes(n: u64) -> u64 {
+    let key_primes = PRIMES_UP + 1;
+    let ct = 65 + 8 + 2 * n * key_primes * 8;
+    let keys = 2 * n.trailing_zeros() as u64 - 2;
+    let galois = 32 + 8 + n * 8 + keys * PRIMES_UP * ct;
+    16 + ct + galois
+}
+
 /// Ring degree of a non-strided (sub-)convolution on a stored `h x w` image:
 /// `min(N_MAX, max(n_min, 2*next_pow2(h*w)))` (`ConvField::non_strided_conv`).
 pub fn conv_ring_degree(h: u64, w: u64, n_min: u64) -> u64 {
@@ -72,26 +99,28 @@ pub fn conv_ring_degree(h: u64, w: u64, n_min: u64) -> u64 {
 }
 
 /// Key switches of the external rotations of one pair member: the steps
-/// `-((hc - r) mod hc) * S` for `r = 1 .. hc-1`. Scaling by the power of two S maps the NAF of `-j`
-/// at row length `hc` onto the NAF of `-j*S` at row length `N/2 = hc*S`, so the sum depends on `hc`
-/// only; it is tabulated once per power of two.
+/// `-((hc - r) mod hc) * S` for `r = 1 .. hc-1`. Scaling by the power of two S maps step `-j` at
+/// row length `hc` onto `-j*S` at row length `N/2 = hc*S` under every SEAL rule (the NAF digits and
+/// the binary digits of `k` and `N/2 - k` all scale by S), so the sum depends on `hc` only; it is
+/// tabulated once per power of two and policy.
 fn external_pair_key_switches(hc: u64, policy: KeyPolicy) -> u64 {
+    fn table(policy: KeyPolicy) -> Vec<u64> {
+        (0..16)
+            .map(|e| {
+                let hc = 1u64 << e;
+                (1..hc)
+                    .map(|j| rotation_key_switches(-(j as i64), 2 * hc, policy))
+                    .sum()
+            })
+            .collect()
+    }
+    static POW2: OnceLock<Vec<u64>> = OnceLock::new();
+    static POW2_NAF: OnceLock<Vec<u64>> = OnceLock::new();
+    let e = hc.trailing_zeros() as usize;
     match policy {
         KeyPolicy::PerStep => hc - 1,
-        KeyPolicy::Pow2 => {
-            static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
-            let table = TABLE.get_or_init(|| {
-                (0..16)
-                    .map(|e| {
-                        let hc = 1u64 << e;
-                        (1..hc)
-                            .map(|j| rotation_key_switches(-(j as i64), 2 * hc, KeyPolicy::Pow2))
-                            .sum()
-                    })
-                    .collect()
-            });
-            table[hc.trailing_zeros() as usize]
-        }
+        KeyPolicy::Pow2 => POW2.get_or_init(|| table(KeyPolicy::Pow2))[e],
+        KeyPolicy::Pow2Naf => POW2_NAF.get_or_init(|| table(KeyPolicy::Pow2Naf))[e],
     }
 }
 
@@ -344,11 +373,14 @@ fn small_group_partials(l: &SciLayout, g: u64) -> u64 {
 fn small_group_external_ks(l: &SciLayout, g: u64, policy: KeyPolicy) -> u64 {
     match policy {
         KeyPolicy::PerStep => small_group_partials(l, g) - 1,
-        KeyPolicy::Pow2 if g == l.hc => external_pair_key_switches(l.hc, KeyPolicy::Pow2),
-        // Offsets +d and -d, d = 1 .. g-1, by d*S slots: the NAF weight of d each way (d < hc/2,
-        // so no half-row digit).
-        KeyPolicy::Pow2 => (1..g)
-            .map(|d| 2 * crate::he::naf_weight(d as i64) as u64)
+        _ if g == l.hc => external_pair_key_switches(l.hc, policy),
+        // Offsets +d and -d, d = 1 .. g-1, by d*S slots: as rotations by +-d in rows of hc (the
+        // scaling argument of `external_pair_key_switches`).
+        _ => (1..g as i64)
+            .map(|d| {
+                rotation_key_switches(d, 2 * l.hc, policy)
+                    + rotation_key_switches(-d, 2 * l.hc, policy)
+            })
             .sum(),
     }
 }
@@ -924,6 +956,9 @@ pub fn conv_into_as(
             let sub = subconv(lh, lw, input.c as u64, co as u64, c, accum, taps, cfg)?;
             total.counts += sub.counts;
             total.note_layout(sub.layout.n, sub.layout.cn());
+            if fresh_keys(sub.layout.n) {
+                total.counts.bytes_up += fresh_key_bytes(sub.layout.n);
+            }
             Ok(())
         });
     }
@@ -953,6 +988,9 @@ pub fn conv_into_as(
             }
         };
         total.note_layout(layout.n, layout.cn());
+        if fresh_keys(layout.n) {
+            total.counts.bytes_up += fresh_key_bytes(layout.n);
+        }
         Ok(())
     })
 }
