@@ -288,9 +288,9 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
 #[test]
 fn cost_every_config_every_protocol_every_format() {
     let configs = configs();
-    // The 11 zoo models, the hand-written validate-small.json and the three capacity-matched
+    // The 12 zoo models, the hand-written validate-small.json and the three capacity-matched
     // StriaNets picked from `stria search` fronts.
-    assert_eq!(configs.len(), 15, "{configs:?}");
+    assert_eq!(configs.len(), 16, "{configs:?}");
     for config in &configs {
         for protocol in protocols() {
             let mut texts = Vec::new();
@@ -528,7 +528,7 @@ fn zoo_writes_the_committed_configs() {
         .map(|e| e.unwrap().path())
         .collect();
     written.sort();
-    assert_eq!(written.len(), 11, "{written:?}");
+    assert_eq!(written.len(), 12, "{written:?}");
     // validate-small.json is written by hand and the `-matched` StriaNets come from searches,
     // not from the zoo.
     let committed: Vec<PathBuf> = configs()
