@@ -444,3 +444,61 @@ fn resnet50_cheetah_graph() {
         Some(&Truncation::BeforeProduct(64 * 56 * 56))
     );
 }
+
+/// `configs/models/sqnet.json` is the graph OpenCheetah's SqueezeNet program runs: the ReLU
+/// sizes, in order, and the max-pools are those its SCI_HE log lists, every truncation is the one
+/// fused into a ReLU (the log shows `truncate=1` on all 26 and no separate truncation), and the
+/// predicted traffic of those kinds is the code-exact figure checked in
+/// `sqnet_sci_he_traffic_matches_the_measured_run`.
+#[test]
+fn sqnet_is_the_graph_opencheetah_runs() {
+    let n = load_network(&root().join("configs/models/sqnet.json")).unwrap();
+    let relus: Vec<u64> = n
+        .layers
+        .iter()
+        .filter(|l| l.op == Op::Relu)
+        .map(|l| l.output.elems())
+        .collect();
+    assert_eq!(
+        relus,
+        vec![
+            200704, 50176, 200704, 200704, 50176, 200704, 200704, 23328, 93312, 93312, 23328,
+            93312, 93312, 8112, 32448, 32448, 8112, 32448, 32448, 10816, 43264, 43264, 10816,
+            43264, 43264, 169000
+        ]
+    );
+    let pools: Vec<(u32, u32, u32)> = n
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::MaxPool(_)))
+        .map(|l| (l.output.c, l.output.h, l.output.w))
+        .collect();
+    assert_eq!(pools, vec![(64, 56, 56), (128, 27, 27), (256, 13, 13)]);
+    let plan = truncation_plan(&n);
+    for (l, t) in n.layers.iter().zip(&plan) {
+        match l.op {
+            Op::Relu => assert_eq!(*t, Truncation::AfterRelu(l.output.elems()), "{}", l.path),
+            _ => assert_eq!(*t, Truncation::None, "{}", l.path),
+        }
+    }
+    let p = NonlinearParams {
+        threads: 1,
+        ..NonlinearParams::default()
+    };
+    let nl = network_nonlinear(&n, Protocol::Cryptflow2, &p);
+    let relu_bytes: u64 = n
+        .layers
+        .iter()
+        .zip(&nl)
+        .filter(|(l, _)| l.op == Op::Relu)
+        .map(|(_, c)| c.bits / 8)
+        .sum();
+    let want: u64 = relus
+        .iter()
+        .map(|&k| {
+            threaded(k, 1, |c| relu_field(c, 37)).bytes()
+                + threaded(k, 1, |c| field_div(c, 4096, true, 37, 137352314881)).bytes()
+        })
+        .sum();
+    assert_eq!(relu_bytes, want);
+}

@@ -86,6 +86,8 @@ pub enum Op {
     GlobalAvgPool,
     /// Residual addition (local on shares).
     Add,
+    /// Channel concatenation of `src` and `src2` (free: each party concatenates its shares).
+    Concat,
     Flatten,
     /// Index of the largest value (the prediction the client learns).
     Argmax,
@@ -137,6 +139,7 @@ impl Layer {
             Op::AvgPool(_) => "avgpool".into(),
             Op::GlobalAvgPool => "global_avgpool".into(),
             Op::Add => "add".into(),
+            Op::Concat => "concat".into(),
             Op::Flatten => "flatten".into(),
             Op::Argmax => "argmax".into(),
             Op::Shuffle { .. } => "shuffle".into(),
@@ -530,6 +533,37 @@ impl Builder<'_> {
             Node::Add(a) => {
                 let other = self.resolve(&a.from, path, "from")?;
                 self.add(path, src, other, &a.from)
+            }
+            Node::Concat(a) => {
+                let other = self.resolve(&a.from, path, "from")?;
+                let (sa, sb) = (x, self.tensors[other].shape);
+                if (sa.h, sa.w) != (sb.h, sb.w) {
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "cannot concatenate `{}` of shape {sb} (CxHxW) to an input of shape \
+                             {sa}: spatial sizes differ",
+                            a.from
+                        ),
+                    ));
+                }
+                let c = checked_u32(sa.c as u64 + sb.c as u64, "concatenated channels")
+                    .map_err(|m| self.err(path, m))?;
+                if c > MAX_CHANNELS {
+                    return Err(self.err(
+                        path,
+                        format!("concatenation has {c} channels, more than {MAX_CHANNELS}"),
+                    ));
+                }
+                self.current_src = src;
+                self.current_src2 = Some(other);
+                Ok(self.push(
+                    path,
+                    Op::Concat,
+                    sa,
+                    Shape::new(c, sa.h, sa.w),
+                    Producer::Other,
+                ))
             }
             Node::Block(b) => self.list(&b.layers, path, "layers", src, true),
             Node::Residual(r) => {

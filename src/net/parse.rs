@@ -86,6 +86,7 @@ fn typed_node(ty: &str, v: Value) -> Result<Node, String> {
         "avgpool" => Node::Avgpool(from_value(v)?),
         "global_avgpool" => Node::GlobalAvgpool(from_value(v)?),
         "add" => Node::Add(from_value(v)?),
+        "concat" => Node::Concat(from_value(v)?),
         "flatten" => Node::Flatten(from_value(v)?),
         "argmax" => Node::Argmax(from_value(v)?),
         "shuffle" => Node::Shuffle(from_value(v)?),
@@ -132,7 +133,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, maxpool, avgpool, \
-                           global_avgpool, add, flatten, argmax, shuffle, block, residual, basic, \
+                           global_avgpool, add, concat, flatten, argmax, shuffle, block, residual, basic, \
                            bottleneck, inverted_residual, stria_block";
 
 impl Ctx<'_> {
@@ -220,8 +221,8 @@ impl Ctx<'_> {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
             "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "flatten" | "argmax" | "shuffle" | "basic"
-            | "bottleneck" | "inverted_residual" | "stria_block" => &[],
+            | "avgpool" | "global_avgpool" | "add" | "concat" | "flatten" | "argmax"
+            | "shuffle" | "basic" | "bottleneck" | "inverted_residual" | "stria_block" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,

@@ -123,6 +123,8 @@ pub enum Node {
     Avgpool(PoolSpec),
     GlobalAvgpool(Plain),
     Add(AddSpec),
+    /// Channel concatenation of this node's input and `from` (same height and width).
+    Concat(AddSpec),
     Flatten(Plain),
     Argmax(Plain),
     Shuffle(ShuffleSpec),
@@ -328,7 +330,7 @@ pub struct AddSpec {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    /// The tensor added to this node's input.
+    /// The tensor added to (or, for `concat`, appended after) this node's input.
     pub from: String,
 }
 
@@ -780,7 +782,7 @@ impl Node {
             | Node::Flatten(s)
             | Node::Argmax(s) => s.name.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.name.as_deref(),
-            Node::Add(s) => s.name.as_deref(),
+            Node::Add(s) | Node::Concat(s) => s.name.as_deref(),
             Node::Shuffle(s) => s.name.as_deref(),
             Node::Block(s) => s.name.as_deref(),
             Node::Residual(s) => s.name.as_deref(),
@@ -804,7 +806,7 @@ impl Node {
             | Node::Flatten(s)
             | Node::Argmax(s) => s.input.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.input.as_deref(),
-            Node::Add(s) => s.input.as_deref(),
+            Node::Add(s) | Node::Concat(s) => s.input.as_deref(),
             Node::Shuffle(s) => s.input.as_deref(),
             Node::Block(s) => s.input.as_deref(),
             Node::Residual(s) => s.input.as_deref(),

@@ -617,7 +617,10 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
                     };
                     (false, t)
                 }
-                Op::Add => (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None),
+                // A sum or a concatenation: the lower-scale operand is scaled up locally.
+                Op::Add | Op::Concat => {
+                    (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None)
+                }
                 Op::BatchNorm { folded: true }
                 | Op::MaxPool(_)
                 | Op::AvgPool(_)
@@ -778,6 +781,7 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> N
         | Op::Fc
         | Op::BatchNorm { .. }
         | Op::Add
+        | Op::Concat
         | Op::Flatten
         | Op::Shuffle { .. } => (0, (0, 0)),
     };
