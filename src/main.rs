@@ -241,6 +241,30 @@ enum Command {
     /// Draw a figure (PNG or SVG by the output extension): layers, packing, compare, pareto,
     /// validation.
     Plot(stria::plot::PlotArgs),
+    /// Hold real framework runs (directories written by scripts/frameworks/run.sh) against
+    /// stria's prediction of the same network and setting, per layer kind: bytes both ways and
+    /// seconds, relative errors and their MAPE.
+    Measured {
+        /// Run directories (server.log, client.log, machine.txt).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Network spec the program runs (default: the shipped one for the run's network and
+        /// protocol: sqnet.json, resnet50-cf2.json for SCI_HE, resnet50-cheetah.json for cheetah).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Link for the prediction (default: the run's shaping, lan for an unshaped loopback).
+        #[arg(long)]
+        link: Option<String>,
+        #[command(flatten)]
+        knobs: Knobs,
+        /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
+        /// table).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
         /// Directory to write into.
@@ -560,6 +584,43 @@ fn run(cli: Cli) -> Result<()> {
             ))
         }
         Command::Plot(args) => stria::plot::run(&args),
+        Command::Measured {
+            dirs,
+            spec,
+            link,
+            knobs,
+            format,
+            output,
+        } => {
+            use stria::report::measured;
+            let loaded = load_knobs(&knobs)?;
+            let root = std::env::current_dir()?;
+            let mut rows = Vec::new();
+            for dir in &dirs {
+                let run = measured::read_run(dir)?;
+                let protocol = measured::protocol_of(&run)?;
+                let spec = match &spec {
+                    Some(p) => p.clone(),
+                    None => measured::default_spec(&run, &root)?,
+                };
+                let net = load(&spec)?;
+                let link = match (&link, run.link.as_str()) {
+                    (Some(l), _) => l.clone(),
+                    (None, l @ ("lan" | "wan")) => l.to_string(),
+                    (None, _) => "lan".to_string(),
+                };
+                let mut s = setting(protocol, load_link(&link)?, &knobs, &loaded)?;
+                s.nonlinear.threads = run.threads;
+                let predicted = measured::predict(&net, &s)?;
+                rows.extend(measured::compare(&run, &predicted));
+            }
+            let text = match Format::pick(format, output.as_deref()) {
+                Format::Table => measured::table(&rows),
+                Format::Csv => measured::csv(&rows),
+                Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
+            };
+            emit(&text, output.as_deref())
+        }
         Command::Zoo { output_dir } => {
             let written = zoo::write_all(&output_dir)
                 .with_context(|| format!("cannot write to {}", output_dir.display()))?;

@@ -757,7 +757,8 @@ fn sci_bits(n: u64, threads: u64, f: impl Fn(u64) -> super::sci_field::Traffic) 
     (8 * t.bytes(), t.rounds)
 }
 
-fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> NlCost {
+/// A layer's cost and the bits of it that are truncation.
+fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (NlCost, u64) {
     let out = layer.output.elems();
     let (trunc, (tb, tr)) = match t {
         Truncation::None => (0, (0, 0)),
@@ -785,12 +786,13 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> N
         | Op::Flatten
         | Op::Shuffle { .. } => (0, (0, 0)),
     };
-    NlCost {
+    let cost = NlCost {
         relu,
         trunc,
         bits: bits + tb,
         rounds: rounds + tr,
-    }
+    };
+    (cost, tb)
 }
 
 /// Non-linear cost of every layer of `net` under `protocol`, one entry per layer, in order
@@ -815,6 +817,19 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> N
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
 pub fn network_nonlinear(net: &Network, protocol: Protocol, p: &NonlinearParams) -> Vec<NlCost> {
+    network_nonlinear_split(net, protocol, p)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// [`network_nonlinear`] with, per layer, the bits of its cost that are truncation (the
+/// frameworks log truncations as a kind of their own, apart from the ReLU they follow).
+pub fn network_nonlinear_split(
+    net: &Network,
+    protocol: Protocol,
+    p: &NonlinearParams,
+) -> Vec<(NlCost, u64)> {
     let model = Model::new(protocol, p);
     net.layers
         .iter()

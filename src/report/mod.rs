@@ -1,6 +1,8 @@
 //! Reports: per-layer (or per-kind) cost tables in torchinfo style, CSV and JSON with the same
 //! rows, and the side-by-side `compare` table.
 
+pub mod measured;
+
 use crate::cost::OpCounts;
 use crate::eval::{LayerEval, Setting, Totals};
 use crate::net::{Layer, Network};
