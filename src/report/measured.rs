@@ -76,7 +76,7 @@ fn kind_of(name: &str) -> Option<&'static str> {
 /// `(kind, value)` of a line `<Kind> <middle> = <value> <unit>`.
 fn parse_line<'a>(line: &'a str, middle: &str) -> Option<(&'a str, f64)> {
     let (name, rest) = line.split_once(middle)?;
-    let value = rest.trim().split_whitespace().next()?;
+    let value = rest.split_whitespace().next()?;
     Some((name.trim(), value.parse().ok()?))
 }
 
