@@ -102,7 +102,10 @@ if [[ $LINK != loopback ]]; then
   if [[ $LINK == lan ]]; then RATE=3000mbit DELAY=0.15msec; else RATE=400mbit DELAY=20msec; fi
   SHAPED=1
   tc qdisc add dev lo root handle 1: tbf rate $RATE burst 100000 limit 10000
-  tc qdisc add dev lo parent 1:1 handle 10: netem delay $DELAY
+  if ! tc qdisc add dev lo parent 1:1 handle 10: netem delay $DELAY; then
+    echo "tc netem failed (is sch_netem available in this kernel?); no run" >&2
+    exit 1
+  fi
   SHAPING="tc on lo: tbf rate $RATE burst 100000 limit 10000; netem delay $DELAY (each direction)"
   echo "[run] $SHAPING"
 fi
