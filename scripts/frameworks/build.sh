@@ -33,8 +33,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$(dirname "$REPO")/frameworks-build}
+BUILD_DIR=$(realpath -m "$BUILD_DIR")
 JOBS=${JOBS:-$(nproc)}
 FRAMEWORK_SOURCES=${FRAMEWORK_SOURCES:-}
+[[ -z $FRAMEWORK_SOURCES ]] || FRAMEWORK_SOURCES=$(realpath -m "$FRAMEWORK_SOURCES")
 if [[ $# -gt 0 ]]; then
   TARGETS=("$@")
 else
