@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds stria and regenerates everything in results/ from the shipped configs, without manual
 # steps: per-layer cost tables, comparison tables, the StriaNet speedup table, the architecture
-# searches, real-HE validation and the plots. Progress goes to stderr as `[k/8] step ...`; the script
+# searches, real-HE validation and the plots. Progress goes to stderr as `[k/9] step ...`; the script
 # stops at the first error and ends with a summary (files written, seconds per step).
 #
 # Environment:
@@ -31,7 +31,7 @@ stria=${STRIA_BIN:-target/release/stria}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-total_steps=8
+total_steps=9
 step_no=0
 step_name=""
 step_start=0
@@ -181,6 +181,18 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
+step "measured runs"
+# The committed OpenCheetah runs (scripts/frameworks/run.sh) against stria's prediction of each.
+mkdir -p "$out/measured"
+runs=()
+for d in results/measured/*/; do [ -f "$d/machine.txt" ] && runs+=("${d%/}"); done
+if [ "${#runs[@]}" -gt 0 ]; then
+  quiet "$stria" measured "${runs[@]}" --output "$out/measured/comparison.txt" >/dev/null
+  quiet "$stria" measured "${runs[@]}" --output "$out/measured/comparison.csv" >/dev/null
+  echo "  ${#runs[@]} runs: $(tail -n 1 "$out/measured/comparison.txt")" >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
 step "plots"
 mkdir -p "$out/plots"
 strianets=(configs/models/strianet-*.json)
@@ -189,7 +201,7 @@ for m in configs/models/resnet18-cifar10.json "${strianets[@]}"; do
 done
 quiet "$stria" plot packing configs/models/resnet50.json --output "$out/plots/packing-resnet50.png" >/dev/null
 quiet "$stria" plot compare configs/models/resnet18-cifar10.json configs/models/resnet18-tiny.json \
-  configs/models/resnet50.json "${strianets[@]}" --protocols cryptflow2,cheetah --links lan,wan \
+  configs/models/resnet50.json "${strianets[@]}" --protocol cryptflow2,cheetah --link lan,wan \
   --output "$out/plots/compare.png" >/dev/null
 for s in "${spaces[@]}"; do
   quiet "$stria" plot pareto "$out/search/$s-cpas" "$out/search/$s-uniform" --output "$out/plots/pareto-$s.png" >/dev/null

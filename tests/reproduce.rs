@@ -29,9 +29,9 @@ fn quick_reproduction_writes_every_result() {
     assert!(run.status.success(), "reproduce.sh failed:\n{stderr}");
 
     // Progress and summary.
-    for k in 1..=8 {
+    for k in 1..=9 {
         assert!(
-            stderr.contains(&format!("[{k}/8] ")),
+            stderr.contains(&format!("[{k}/9] ")),
             "no step {k}:\n{stderr}"
         );
     }
@@ -55,6 +55,10 @@ fn quick_reproduction_writes_every_result() {
     }
     non_empty(&out.join("compare.csv"));
     non_empty(&out.join("compare.txt"));
+    // The committed framework runs against the model.
+    let cmp = std::fs::read_to_string(out.join("measured/comparison.txt")).unwrap();
+    assert!(cmp.contains("sqnet-SCI_HE-loopback-t1"), "{cmp}");
+    assert!(cmp.contains("MAPE over kinds"), "{cmp}");
 
     // Speedup table: a row per dataset x protocol x link (at least one StriaNet each).
     let csv = std::fs::read_to_string(out.join("speedup.csv")).unwrap();

@@ -1,0 +1,152 @@
+//! `stria measured` on the committed OpenCheetah runs (`results/measured/`): the logs parse, and
+//! where stria's model is exact to the code the prediction equals the measured traffic.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use stria::eval::Setting;
+use stria::net::load_network;
+use stria::report::measured::{compare, default_spec, predict, protocol_of, read_run};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_dir(name: &str) -> PathBuf {
+    root().join("results/measured").join(name)
+}
+
+/// Rows of one committed run against stria's prediction for it (lan link, the run's threads).
+fn rows(name: &str) -> Vec<stria::report::measured::KindRow> {
+    let run = read_run(&run_dir(name)).unwrap();
+    let net = load_network(&default_spec(&run, &root()).unwrap()).unwrap();
+    let mut s = Setting::new(
+        protocol_of(&run).unwrap(),
+        stria::cost::price::Link::preset("lan").unwrap(),
+    );
+    s.nonlinear.threads = run.threads;
+    s.count.cheetah.plain_bits = s.nonlinear.l;
+    compare(&run, &predict(&net, &s).unwrap())
+}
+
+fn err(rows: &[stria::report::measured::KindRow], kind: &str) -> f64 {
+    rows.iter()
+        .find(|r| r.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} row"))
+        .bytes_error_pct
+        .unwrap()
+}
+
+#[test]
+fn logs_parse() {
+    let run = read_run(&run_dir("sqnet-SCI_HE-loopback-t1")).unwrap();
+    assert_eq!(
+        (run.net.as_str(), run.protocol.as_str(), run.threads),
+        ("sqnet", "SCI_HE", 1)
+    );
+    assert!(run.complete);
+    // The server's own totals: 891.028 MiB sent, 382.4 s.
+    assert_eq!(
+        run.total_server_bytes,
+        Some((891.028f64 * 1048576.0).round() as u64)
+    );
+    assert_eq!(
+        run.server_bytes["Relu"],
+        (271.632f64 * 1048576.0).round() as u64
+    );
+    assert_eq!(
+        run.client_bytes["Maxpool"],
+        (2173.82f64 * 1048576.0).round() as u64
+    );
+    assert!(run.seconds["Conv"] > 0.0);
+    let r50 = read_run(&run_dir("resnet50-cheetah-loopback-t2")).unwrap();
+    assert_eq!((r50.protocol.as_str(), r50.threads), ("cheetah", 2));
+    // Per-kind traffic adds up to each party's total, as the programs print it.
+    for run in [&run, &r50] {
+        let s: u64 = run.server_bytes.values().sum();
+        let total = run.total_server_bytes.unwrap() as f64;
+        assert!(
+            (s as f64 - total).abs() / total < 0.001,
+            "{}",
+            run.dir.display()
+        );
+    }
+}
+
+#[test]
+fn sci_he_nonlinear_traffic_is_exact() {
+    // SCI_HE's ReLU, max-pool, average pool and argmax are counted from SCI's code: equal to the
+    // log's MiB to the digits it prints (0.001 MiB of 1916.75 and 2533.68).
+    let r = rows("sqnet-SCI_HE-loopback-t1");
+    for kind in ["Relu", "Maxpool"] {
+        assert!(err(&r, kind).abs() < 0.001, "{kind}: {}", err(&r, kind));
+    }
+    for kind in ["Avgpool", "ArgMax"] {
+        assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
+    }
+}
+
+#[test]
+fn cheetah_convolution_traffic_matches() {
+    // Cheetah's HE bytes follow OpenCheetah's wire format (compressed sizes as an expected value).
+    for name in ["sqnet-cheetah-loopback-t1", "resnet50-cheetah-loopback-t2"] {
+        let r = rows(name);
+        assert!(err(&r, "Conv").abs() < 0.1, "{name}: {}", err(&r, "Conv"));
+    }
+    let r = rows("resnet50-cheetah-loopback-t2");
+    assert!(err(&r, "MatMul").abs() < 0.5, "{}", err(&r, "MatMul"));
+}
+
+#[test]
+fn command_prints_the_table_and_csv() {
+    let dir = run_dir("sqnet-SCI_HE-loopback-t1");
+    let out = Command::cargo_bin("stria")
+        .unwrap()
+        .current_dir(root())
+        .args(["measured", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("sqnet-SCI_HE-loopback-t1  Relu"), "{text}");
+    assert!(text.contains("MAPE over kinds: bytes"), "{text}");
+    let out = Command::cargo_bin("stria")
+        .unwrap()
+        .current_dir(root())
+        .args(["measured", dir.to_str().unwrap(), "--format", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with(
+        "run,kind,predicted_bytes,measured_bytes,bytes_error_pct,predicted_s,measured_s,time_error_pct"
+    ));
+    // A directory without logs is a clear error.
+    let out = Command::cargo_bin("stria")
+        .unwrap()
+        .current_dir(root())
+        .args(["measured", "configs"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("machine.txt"), "{err}");
+}
+
+#[test]
+fn default_specs_name_the_graphs_the_programs_run() {
+    let spec = |name: &str| {
+        let run = read_run(&run_dir(name)).unwrap();
+        default_spec(&run, Path::new("/r")).unwrap()
+    };
+    assert_eq!(
+        spec("sqnet-SCI_HE-loopback-t1"),
+        Path::new("/r/configs/models/sqnet.json")
+    );
+    assert_eq!(
+        spec("resnet50-cheetah-loopback-t2"),
+        Path::new("/r/configs/models/resnet50-cheetah.json")
+    );
+}
