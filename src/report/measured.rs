@@ -347,11 +347,7 @@ pub fn table(rows: &[KindRow]) -> String {
 
 /// The rows as CSV (units in the column names).
 pub fn csv(rows: &[KindRow]) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r).expect("in-memory write");
-    }
-    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("CSV is UTF-8")
+    super::rows_csv(rows)
 }
 
 #[cfg(test)]

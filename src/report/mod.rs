@@ -599,6 +599,11 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
 
 /// The comparison as CSV (units in the column names).
 pub fn compare_csv(rows: &[CompareRow]) -> String {
+    rows_csv(rows)
+}
+
+/// Serializable rows as CSV, one record per row, the header from the field names.
+pub fn rows_csv<T: Serialize>(rows: &[T]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).expect("in-memory write");
