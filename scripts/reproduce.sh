@@ -213,6 +213,9 @@ for s in "${spaces[@]}"; do
   done
   quiet "$stria" plot pareto "$tmp/fronts/$s-cpas" "$tmp/fronts/$s-uniform" --output "$out/plots/pareto-fronts-$s.png" >/dev/null
 done
+if [ "${#runs[@]}" -gt 0 ]; then
+  quiet "$stria" plot measured "${runs[@]}" --output "$out/plots/measured.png" >/dev/null
+fi
 if [ "$validated" = 1 ]; then
   quiet "$stria" plot validation "$out/validate/cryptflow2/validate.csv" "$out/validate/cheetah/validate.csv" \
     --output "$out/plots/validation.png" >/dev/null

@@ -150,3 +150,39 @@ fn default_specs_name_the_graphs_the_programs_run() {
         Path::new("/r/configs/models/resnet50-cheetah.json")
     );
 }
+
+#[test]
+fn plot_measured_draws_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("m.png");
+    let runs: Vec<String> = [
+        "sqnet-SCI_HE-loopback-t1",
+        "sqnet-cheetah-loopback-t1",
+        "resnet50-cheetah-loopback-t2",
+    ]
+    .iter()
+    .map(|r| run_dir(r).display().to_string())
+    .collect();
+    let out = Command::cargo_bin("stria")
+        .unwrap()
+        .current_dir(root())
+        .arg("plot")
+        .arg("measured")
+        .args(&runs)
+        .arg("-o")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Integration tests run in the package root, where the shipped specs are.
+    let data =
+        stria::plot::measured_data(&runs.iter().map(PathBuf::from).collect::<Vec<_>>()).unwrap();
+    assert_eq!(data.series.len(), 3);
+    // sqnet SCI_HE: Conv, Truncation, Relu, Maxpool, Avgpool, ArgMax.
+    assert_eq!(data.series[0].points.len(), 6);
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+}

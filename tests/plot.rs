@@ -371,11 +371,12 @@ fn validation_reports_mape_and_draws_each_layer() {
                 label: "cheetah".into(),
                 points: vec![ValidationPoint {
                     layer: "x".into(),
-                    predicted_ms: 1.0,
-                    measured_ms: 2.0,
+                    predicted: 1.0,
+                    measured: 2.0,
                 }],
             },
         ],
+        text: stria::plot::VALIDATION_TEXT,
     };
     let png = dir.path().join("v.png");
     stria::plot::draw_validation(&data, &png).unwrap();

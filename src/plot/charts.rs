@@ -834,7 +834,7 @@ impl Figure for ValidationFig<'_> {
             d.series
                 .iter()
                 .flat_map(|s| s.points.iter())
-                .flat_map(|p| [p.predicted_ms, p.measured_ms])
+                .flat_map(|p| [p.predicted, p.measured])
         };
         let ax = Axis::log_of(all());
         let mapes = d
@@ -845,7 +845,7 @@ impl Figure for ValidationFig<'_> {
             .join(", ");
         let body = header(
             root,
-            "Predicted vs measured latency per layer",
+            d.text[0],
             Some(&format!(
                 "MAPE (mean |measured - predicted| / measured): {mapes}"
             )),
@@ -860,8 +860,8 @@ impl Figure for ValidationFig<'_> {
         c.configure_mesh()
             .label_style(font(14))
             .axis_desc_style(font(16))
-            .x_desc("predicted by the cost model (ms, log scale)")
-            .y_desc("measured on real HE (ms, log scale)")
+            .x_desc(d.text[1])
+            .y_desc(d.text[2])
             .x_label_formatter(&|v| ax.label(*v))
             .y_label_formatter(&|v| ax.label(*v))
             .draw()?;
@@ -879,12 +879,13 @@ impl Figure for ValidationFig<'_> {
             let pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
-                .map(|p| (ax.t(p.predicted_ms), ax.t(p.measured_ms)))
+                .map(|p| (ax.t(p.predicted), ax.t(p.measured)))
                 .collect();
             let label = format!(
-                "{}: {} layers, MAPE {:.1}%",
+                "{}: {} {}, MAPE {:.1}%",
                 proto_name(&s.label),
                 s.points.len(),
+                d.text[3],
                 s.mape()
             );
             if i.is_multiple_of(2) {

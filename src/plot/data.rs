@@ -113,11 +113,13 @@ pub struct ParetoData {
     pub series: Vec<ParetoSeries>,
 }
 
+/// One predicted-against-measured point: milliseconds of a layer (`plot validation`) or MiB
+/// of a layer kind (`plot measured`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationPoint {
     pub layer: String,
-    pub predicted_ms: f64,
-    pub measured_ms: f64,
+    pub predicted: f64,
+    pub measured: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,17 +138,36 @@ impl ValidationSeries {
             * self
                 .points
                 .iter()
-                .map(|p| (p.measured_ms - p.predicted_ms).abs() / p.measured_ms)
+                .map(|p| (p.measured - p.predicted).abs() / p.measured)
                 .sum::<f64>()
             / self.points.len() as f64
     }
 }
 
-/// `stria plot validation`.
+/// `stria plot validation` and `stria plot measured`: predicted (x) against measured (y),
+/// log-log, with what the axes show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationData {
     pub series: Vec<ValidationSeries>,
+    /// Title, x and y axis descriptions, and the noun the legend counts points in.
+    pub text: [&'static str; 4],
 }
+
+/// The texts of `stria plot validation`.
+pub const VALIDATION_TEXT: [&str; 4] = [
+    "Predicted vs measured latency per layer",
+    "predicted by the cost model (ms, log scale)",
+    "measured on real HE (ms, log scale)",
+    "layers",
+];
+
+/// The texts of `stria plot measured`.
+pub const MEASURED_TEXT: [&str; 4] = [
+    "Predicted vs measured traffic per layer kind, real framework runs",
+    "predicted by stria (MiB both ways, log scale)",
+    "measured from the framework's logs (MiB, log scale)",
+    "kinds",
+];
 
 fn load(config: &Path) -> Result<Network> {
     load_network(config).map_err(|e| anyhow!("{e}"))
@@ -484,11 +505,11 @@ pub fn read_validation(path: &Path) -> Result<ValidationSeries> {
         .map(|(line, r)| {
             let p = ValidationPoint {
                 layer: r.get(layer).unwrap_or("").to_string(),
-                predicted_ms: t.parse(*line, r, pred, "predicted_ms")?,
-                measured_ms: t.parse(*line, r, meas, "measured_ms")?,
+                predicted: t.parse(*line, r, pred, "predicted_ms")?,
+                measured: t.parse(*line, r, meas, "measured_ms")?,
             };
             ensure!(
-                p.predicted_ms > 0.0 && p.measured_ms > 0.0,
+                p.predicted > 0.0 && p.measured > 0.0,
                 "{} line {line}: predicted_ms and measured_ms must be positive (log scale, MAPE)",
                 t.file
             );
@@ -514,5 +535,47 @@ pub fn validation_data(files: &[PathBuf]) -> Result<ValidationData> {
             .iter()
             .map(|f| read_validation(f))
             .collect::<Result<_>>()?,
+        text: VALIDATION_TEXT,
+    })
+}
+
+/// `stria plot measured`: one series per run directory, one point per layer kind with traffic
+/// both predicted and measured (MiB), predicted as `stria measured` does (lan link for an
+/// unshaped loopback, the run's threads, the shipped spec of the program's graph).
+pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
+    use crate::report::measured;
+    ensure!(
+        !dirs.is_empty(),
+        "measured needs at least one run directory"
+    );
+    let root = std::env::current_dir()?;
+    let mut series = Vec::new();
+    for dir in dirs {
+        let run = measured::read_run(dir).map_err(|e| anyhow!("{e}"))?;
+        let protocol = measured::protocol_of(&run).map_err(|e| anyhow!("{e}"))?;
+        let net = load(&measured::default_spec(&run, &root).map_err(|e| anyhow!("{e}"))?)?;
+        let link = if run.link == "wan" { "wan" } else { "lan" };
+        let mut s = setting(protocol, link)?;
+        s.nonlinear.threads = run.threads;
+        let predicted = measured::predict(&net, &s).map_err(|e| anyhow!("{e}"))?;
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        let points = measured::compare(&run, &predicted)
+            .into_iter()
+            .filter(|r| r.kind != "total" && r.predicted_bytes > 0 && r.measured_bytes > 0)
+            .map(|r| ValidationPoint {
+                layer: r.kind,
+                predicted: mib(r.predicted_bytes),
+                measured: mib(r.measured_bytes),
+            })
+            .collect();
+        let label = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        series.push(ValidationSeries { label, points });
+    }
+    Ok(ValidationData {
+        series,
+        text: MEASURED_TEXT,
     })
 }

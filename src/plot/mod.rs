@@ -13,10 +13,10 @@ mod data;
 pub use axis::{Axis, fmt_num, short_name};
 pub use charts::{draw_compare, draw_layers, draw_packing, draw_pareto, draw_validation};
 pub use data::{
-    Candidate, CompareData, CompareEntry, LayerBar, LayersData, PackingData, PackingPoint,
-    PackingSeries, ParetoData, ParetoSeries, ValidationData, ValidationPoint, ValidationSeries,
-    compare_data, layers_data, packing_data, pareto_data, read_pareto_dir, read_validation,
-    validation_data,
+    Candidate, CompareData, CompareEntry, LayerBar, LayersData, MEASURED_TEXT, PackingData,
+    PackingPoint, PackingSeries, ParetoData, ParetoSeries, VALIDATION_TEXT, ValidationData,
+    ValidationPoint, ValidationSeries, compare_data, layers_data, measured_data, packing_data,
+    pareto_data, read_pareto_dir, read_validation, validation_data,
 };
 
 use anyhow::{Context, Result, bail};
@@ -189,6 +189,17 @@ pub enum PlotKind {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Predicted vs measured traffic per layer kind of real framework runs (directories of
+    /// scripts/frameworks/run.sh, as `stria measured` reads them), log-log, with y = x and the
+    /// MAPE of each run.
+    Measured {
+        /// Run directories; each is a series.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output image (.png or .svg).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Predicted vs measured milliseconds per layer (validate.csv files from `stria
     /// validate`), log-log, with the y = x line and the MAPE of each file.
     Validation {
@@ -208,6 +219,7 @@ impl PlotKind {
             | PlotKind::Packing { output, .. }
             | PlotKind::Compare { output, .. }
             | PlotKind::Pareto { output, .. }
+            | PlotKind::Measured { output, .. }
             | PlotKind::Validation { output, .. } => output,
         }
     }
@@ -233,6 +245,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             ..
         } => draw_compare(&compare_data(configs, protocols, links)?, out)?,
         PlotKind::Pareto { dirs, .. } => draw_pareto(&pareto_data(dirs)?, out)?,
+        PlotKind::Measured { dirs, .. } => draw_validation(&measured_data(dirs)?, out)?,
         PlotKind::Validation { files, .. } => draw_validation(&validation_data(files)?, out)?,
     }
     crate::io::write_stdout(&format!("{}\n", out.display()))
