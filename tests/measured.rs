@@ -186,3 +186,53 @@ fn plot_measured_draws_every_run() {
     assert_eq!(data.series[0].points.len(), 6);
     assert!(std::fs::metadata(&png).unwrap().len() > 1000);
 }
+
+/// The convolutions the programs log (`Conv2DCSF k called ...` under SCI_HE, `HomConv #k called
+/// ...` under Cheetah: input channels, kernel, output channels, stride), in order, are those of
+/// the shipped spec `stria measured` predicts with.
+#[test]
+fn logged_convolutions_are_the_specs() {
+    for name in [
+        "sqnet-SCI_HE-loopback-t1",
+        "sqnet-cheetah-loopback-t1",
+        "resnet50-cheetah-loopback-t2",
+    ] {
+        let run = read_run(&run_dir(name)).unwrap();
+        let log = std::fs::read_to_string(run_dir(name).join("server.log")).unwrap();
+        let field = |line: &str, key: &str| -> u32 {
+            let at = line.find(&format!(" {key}=")).unwrap() + key.len() + 2;
+            line[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let logged: Vec<(u32, u32, u32, u32, u32)> = log
+            .lines()
+            .filter(|l| {
+                (l.starts_with("Conv2DCSF ") || l.starts_with("HomConv #"))
+                    && l.contains(" called ")
+            })
+            .map(|l| {
+                (
+                    field(l, "CI"),
+                    field(l, "FH"),
+                    field(l, "FW"),
+                    field(l, "CO"),
+                    field(l, "S"),
+                )
+            })
+            .collect();
+        let net = load_network(&default_spec(&run, &root()).unwrap()).unwrap();
+        let ours: Vec<(u32, u32, u32, u32, u32)> = net
+            .layers
+            .iter()
+            .filter_map(|l| match &l.op {
+                stria::net::Op::Conv(c) => Some((l.input.c, c.kh, c.kw, l.output.c, c.sh)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(logged, ours, "{name}");
+    }
+}
