@@ -173,8 +173,11 @@ cpu_flags=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   echo "cpu flags: $cpu_flags"
 } > "$OUT/machine.txt"
 if [[ $COMPLETE == 0 ]]; then
-  echo "PARTIAL run: stopped (exit status server $SERVER_RC, client $CLIENT_RC) after $WALL s;" \
-       "the logs end at the last layer reached." > "$OUT/README"
+  {
+    echo "PARTIAL run: stopped (exit status server $SERVER_RC, client $CLIENT_RC) after $WALL s;" \
+         "the logs end at the last layer reached."
+    echo "Last layer started (server.log): $(grep -E ' called ' server.log | tail -n1 || true)"
+  } > "$OUT/README"
 fi
 echo "[run] $NAME: wall $WALL s, server rc=$SERVER_RC client rc=$CLIENT_RC -> $OUT"
 grep -h -E 'Total (time taken|data sent)' "$OUT/server.log" "$OUT/client.log" || true
