@@ -83,6 +83,21 @@ fn sci_he_nonlinear_traffic_is_exact() {
     for kind in ["Avgpool", "ArgMax"] {
         assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
     }
+    // ResNet-50 on 2 threads: ReLU, max-pool and argmax too; the batch norms' and FC's HE
+    // bytes within 0.1%.
+    let r = rows("resnet50-SCI_HE-loopback-t2");
+    for kind in ["Relu", "Maxpool", "ArgMax"] {
+        assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
+    }
+    for kind in ["BatchNorm", "MatMul"] {
+        assert!(err(&r, kind).abs() < 0.1, "{kind}: {}", err(&r, kind));
+    }
+    // The truncations: the client sends 3.6% more than the model (see the README).
+    assert!(
+        (err(&r, "Truncation") + 3.6).abs() < 0.1,
+        "{}",
+        err(&r, "Truncation")
+    );
 }
 
 #[test]
@@ -196,6 +211,7 @@ fn logged_convolutions_are_the_specs() {
         "sqnet-SCI_HE-loopback-t1",
         "sqnet-cheetah-loopback-t1",
         "resnet50-cheetah-loopback-t2",
+        "resnet50-SCI_HE-loopback-t2",
     ] {
         let run = read_run(&run_dir(name)).unwrap();
         let log = std::fs::read_to_string(run_dir(name).join("server.log")).unwrap();
