@@ -9,6 +9,7 @@ pub mod cost;
 pub mod error;
 pub mod eval;
 pub mod explore;
+pub mod export;
 pub mod he;
 pub mod io;
 pub mod net;

@@ -26,6 +26,13 @@ struct Cli {
     command: Command,
 }
 
+/// What `stria export` writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum ExportTarget {
+    /// A self-contained PyTorch module (one class, standard torch.nn layers).
+    Pytorch,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum Format {
     Table,
@@ -261,6 +268,18 @@ enum Command {
         /// table).
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Write a network spec as trainable code: `--to pytorch` gives one torch.nn.Module class
+    /// (sparse kernels masked, strided groups permuted, paddings explicit).
+    Export {
+        /// Network spec (JSON).
+        config: PathBuf,
+        /// Target.
+        #[arg(long, value_enum)]
+        to: ExportTarget,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -618,6 +637,13 @@ fn run(cli: Cli) -> Result<()> {
                 Format::Table => measured::table(&rows),
                 Format::Csv => measured::csv(&rows),
                 Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
+            };
+            emit(&text, output.as_deref())
+        }
+        Command::Export { config, to, output } => {
+            let net = load(&config)?;
+            let text = match to {
+                ExportTarget::Pytorch => stria::export::to_pytorch(&net),
             };
             emit(&text, output.as_deref())
         }
