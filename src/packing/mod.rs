@@ -223,12 +223,26 @@ pub fn count_layer_as(
             cfg.ring_degree,
         )),
         Op::BatchNorm { folded: false } if cfg.protocol == Protocol::Cheetah => {
-            Ok(coeff::batchnorm(
-                layer.input.elems(),
-                layer.reads_input,
-                &cfg.cheetah,
-                cfg.ring_degree,
-            ))
+            let i = layer.input;
+            let (c, h, w) = (i.c as u64, i.h as u64, i.w as u64);
+            let n = cfg.ring_degree;
+            if coeff::bn_uses_direct(c, h, w, &cfg.cheetah, n) {
+                Ok(coeff::batchnorm_direct(
+                    c,
+                    h,
+                    w,
+                    layer.reads_input,
+                    &cfg.cheetah,
+                    n,
+                ))
+            } else {
+                Ok(coeff::batchnorm(
+                    layer.input.elems(),
+                    layer.reads_input,
+                    &cfg.cheetah,
+                    n,
+                ))
+            }
         }
         Op::Fc => match cfg.protocol {
             Protocol::Gala => gazelle::fc_gala(layer.input.c as u64, layer.output.c as u64, cfg),
