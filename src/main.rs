@@ -8,9 +8,9 @@ use stria::eval::{Setting, evaluate};
 use stria::explore::{Generator, Strategy};
 use stria::he::KeyPolicy;
 use stria::net::{Network, load_network, zoo};
-use stria::packing::Protocol;
 use stria::packing::coeff::{DepthwiseMode, Partition};
 use stria::packing::nonlinear::NonlinearParams;
+use stria::packing::{Protocol, SciBuild};
 use stria::report::{
     CompareRow, CostReport, View, compare_csv, compare_table, set_speedups, write_atomic,
 };
@@ -69,6 +69,11 @@ struct Knobs {
     /// Galois key policy (default: the framework's own, pow2 for cryptflow2, per-step otherwise).
     #[arg(long, value_enum)]
     key_policy: Option<KeyPolicy>,
+    /// CrypTFlow2 SCI_HE build whose wire format the bytes follow: EzPC's (SEAL 3.3.2,
+    /// uncompressed; the default for cost and compare) or OpenCheetah's (SEAL 3.7.2 with zstd,
+    /// seeded keys; the default for measured).
+    #[arg(long, value_enum)]
+    sci_build: Option<SciBuild>,
     /// Cheetah block partition: OpenCheetah's heuristic or the paper's search.
     #[arg(long, value_enum, default_value_t = Partition::Heuristic)]
     cheetah_partition: Partition,
@@ -368,6 +373,9 @@ fn setting(protocol: Protocol, link: Link, k: &Knobs, loaded: &Loaded) -> Result
     if let Some(p) = k.key_policy {
         s.count.key_policy = p;
     }
+    if let Some(b) = k.sci_build {
+        s.count.sci_build = b;
+    }
     s.count.cheetah.partition = k.cheetah_partition;
     s.count.cheetah.depthwise = k.cheetah_depthwise;
     if let Some(m) = &k.cheetah_moduli {
@@ -628,7 +636,14 @@ fn run(cli: Cli) -> Result<()> {
                     (None, l @ ("lan" | "wan")) => l.to_string(),
                     (None, _) => "lan".to_string(),
                 };
-                let mut s = setting(protocol, load_link(&link)?, &knobs, &loaded)?;
+                // The runs are OpenCheetah's programs: its SCI_HE build (SEAL 3.7.2 with zstd, and
+                // SEAL 3.7's rotation rule) unless the knobs say otherwise.
+                let mut k = knobs.clone();
+                if protocol == Protocol::Cryptflow2 {
+                    k.sci_build.get_or_insert(SciBuild::OpenCheetah);
+                    k.key_policy.get_or_insert(KeyPolicy::Pow2Naf);
+                }
+                let mut s = setting(protocol, load_link(&link)?, &k, &loaded)?;
                 s.nonlinear.threads = run.threads;
                 let predicted = measured::predict(&net, &s)?;
                 rows.extend(measured::compare(&run, &predicted));

@@ -293,7 +293,22 @@ fn fully_connected_splits() {
 
 #[test]
 fn batchnorm_unfolded() {
-    // 3x10x10 = 300 values at N = 256: 2 pieces under each of the 3 CRT primes of 39 bits.
+    // 64x2x2 = 256 values at N = 256: coefficient packing would take 64 ciphertexts, the CRT plan
+    // 1 piece under each of the 3 CRT primes of 39 bits, so OpenCheetah runs `HomBNSS::bn`.
+    let c = run(
+        r#"{"type": "relu"}, {"type": "batchnorm"}"#,
+        (64, 2, 2),
+        256,
+        Partition::Heuristic,
+        DepthwiseMode::Homconv,
+    );
+    assert_eq!((c.ct_up, c.scmult, c.ct_down, c.add), (3, 3, 3, 3));
+}
+
+#[test]
+fn batchnorm_unfolded_direct() {
+    // 3x10x10 at N = 256: 3 channel polynomials against 2 pieces x 3 primes = 6, so
+    // `bn_direct` (one 10x10 tile per channel, 16x16 tiles at N = 256).
     let c = run(
         r#"{"type": "relu"}, {"type": "batchnorm"}"#,
         (3, 10, 10),
@@ -301,7 +316,17 @@ fn batchnorm_unfolded() {
         Partition::Heuristic,
         DepthwiseMode::Homconv,
     );
-    assert_eq!((c.ct_up, c.scmult, c.ct_down, c.add), (6, 6, 6, 6));
+    assert_eq!((c.ct_up, c.scmult, c.ct_down, c.add), (3, 3, 3, 3));
+    // 2x20x20: 2 x 2 tiles of at most 16x16 per channel (8 ciphertexts against 4 x 3 = 12); the
+    // first layer (the client's own input): no AddPlain.
+    let c = run(
+        r#"{"type": "batchnorm"}"#,
+        (2, 20, 20),
+        256,
+        Partition::Heuristic,
+        DepthwiseMode::Homconv,
+    );
+    assert_eq!((c.ct_up, c.scmult, c.ct_down, c.add), (8, 8, 8, 0));
 }
 
 #[test]

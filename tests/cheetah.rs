@@ -176,33 +176,40 @@ fn grouped_conv_touches_its_blocks() {
 
 #[test]
 fn batchnorm_unfolded_uses_homebn() {
-    // 64x56x56 = 200,704 values: ceil(200704/4096) = 49 pieces under each of 3 CRT primes of 39
-    // bits (2*37 + 1 + 40 = 115 bits): 147 ciphertexts each way, one product each. Every
-    // coefficient is used: 147 * 4096 * (52 + 41) / 8 bytes down.
+    // 512x28x28 = 401,408 values: ceil(401408/4096) = 98 pieces under each of 3 CRT primes of 39
+    // bits (2*37 + 1 + 40 = 115 bits): 294 ciphertexts each way, one product each (fewer than the
+    // 512 of coefficient packing, so OpenCheetah runs `HomBNSS::bn`). Every coefficient is used:
+    // 294 * 4096 * (52 + 41) / 8 bytes down.
     let (c, _) = cheetah(
         r#"{"type": "relu"}, {"type": "batchnorm"}"#,
-        64,
-        56,
-        56,
+        512,
+        28,
+        28,
         Partition::Heuristic,
     );
-    assert_eq!((c.ct_up, c.ct_down, c.scmult), (147, 147, 147));
+    assert_eq!((c.ct_up, c.ct_down, c.scmult), (294, 294, 294));
     let p = CheetahParams::default();
-    assert_eq!(c.bytes_up, 4 + 147 * p.bytes_up(4096));
+    assert_eq!(c.bytes_up, 4 + 294 * p.bytes_up(4096));
     // t = a 39-bit CRT prime: c0 keeps 41 bits, c1 52.
     assert_eq!(
         c.bytes_down,
-        4 + 147 * p.bytes_down(4096, 4096, 0, 39, false)
+        4 + 294 * p.bytes_down(4096, 4096, 0, 39, false)
     );
     assert_eq!(
-        p.bytes_down_packed(4096, 147, 147 * 4096, 39, false),
-        147 * 4096 * 93 / 8
+        p.bytes_down_packed(4096, 294, 294 * 4096, 39, false),
+        294 * 4096 * 93 / 8
     );
     assert_eq!(stria::packing::coeff::bn_crt(37), (3, 39));
     // A BN on the network input (the client's own tensor): no AddPlain (`HomBNSS::bn` adds the
     // server share only to shared inputs).
-    let (first, _) = cheetah(r#"{"type": "batchnorm"}"#, 64, 56, 56, Partition::Heuristic);
-    assert_eq!((first.scmult, first.add), (147, 0));
+    let (first, _) = cheetah(
+        r#"{"type": "batchnorm"}"#,
+        512,
+        28,
+        28,
+        Partition::Heuristic,
+    );
+    assert_eq!((first.scmult, first.add), (294, 0));
 }
 
 #[test]
@@ -331,5 +338,44 @@ fn wire_bytes_match_opencheetah_logs() {
         );
         assert!(e_down.abs() < 0.1, "{label}: down {down} vs {server}");
         assert!(e_up.abs() < 0.1, "{label}: up {up} vs {client}");
+    }
+}
+
+/// OpenCheetah's `FusedBatchNorm4411` runs a batch norm by coefficient encoding (`bn_direct`) when
+/// that takes fewer ciphertexts than the CRT plan: the four 56x56 batch norms of its ResNet-50
+/// (`HomBN #k on shape [C, 56, 56]` in `results/measured/resnet50-cheetah-loopback-t2`), the
+/// other fourteen by the CRT `HomBNSS::bn` (`via element-wise mult`). Their logged bytes per
+/// layer (`sent [..] MB`, MiB): server 3.09875 and 12.3931-12.3934, client 3.8101 and
+/// 15.2399-15.2404.
+#[test]
+fn batchnorm_direct_matches_opencheetah_logs() {
+    use stria::packing::coeff::bn_uses_direct;
+    let p = CheetahParams::default();
+    // 64 channels x 1 tile (56x56 <= 64x64) against ceil(200704/4096) x 3 = 147.
+    assert!(bn_uses_direct(64, 56, 56, &p, 4096));
+    assert!(bn_uses_direct(256, 56, 56, &p, 4096));
+    // 512 x 28 x 28: 512 against 98 x 3 = 294; 1024 x 14 x 14: 1024 against 147.
+    assert!(!bn_uses_direct(512, 28, 28, &p, 4096));
+    assert!(!bn_uses_direct(1024, 14, 14, &p, 4096));
+    let mib = 1024.0 * 1024.0;
+    for (c, server, client) in [(64u32, 3.09875, 3.8101), (256, 12.3933, 15.2402)] {
+        let layers = r#"{"type": "relu"}, {"type": "batchnorm"}"#;
+        let n = net(layers, c, 56, 56);
+        let mut cfg = CountConfig::new(Protocol::Cheetah);
+        cfg.cheetah.plain_bits = 37;
+        let k = count_layer(n.layers.last().unwrap(), &cfg).unwrap().counts;
+        assert_eq!(
+            (k.ct_up, k.ct_down, k.scmult, k.add),
+            (c as u64, c as u64, c as u64, c as u64)
+        );
+        let (down, up) = (k.bytes_down as f64 / mib, k.bytes_up as f64 / mib);
+        assert!(
+            (down / server - 1.0).abs() < 1e-3,
+            "{c}: server {down} vs {server}"
+        );
+        assert!(
+            (up / client - 1.0).abs() < 1e-3,
+            "{c}: client {up} vs {client}"
+        );
     }
 }

@@ -80,7 +80,15 @@ pub fn run_layer(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<
     match &layer.op {
         Op::Conv(c) => run_conv(layer, c, cfg, opts),
         Op::Fc => run_fc(layer, cfg, opts),
-        Op::BatchNorm { folded: false } => run_bn(layer, cfg, opts),
+        Op::BatchNorm { folded: false } => {
+            let i = layer.input;
+            let (c, h, w) = (i.c as u64, i.h as u64, i.w as u64);
+            if cc::bn_uses_direct(c, h, w, &cfg.cheetah, cfg.ring_degree) {
+                run_bn_direct(layer, cfg, opts)
+            } else {
+                run_bn(layer, cfg, opts)
+            }
+        }
         _ => Err(BackendError(format!(
             "layer `{}` ({}) has no HE work under Cheetah",
             layer.path,
@@ -871,6 +879,63 @@ fn crt_mod_2_64(res: &[u64], primes: &[u64]) -> u64 {
         radix = radix.wrapping_mul(p);
     }
     y
+}
+
+/// `HomBNSS::bn_direct` ([`cc::batchnorm_direct`]) as a plan: one input polynomial per channel
+/// and `getSplitBN` tile (row-major at the tile width), the channel's scale as a constant kernel
+/// polynomial, one output per input reading the tile's positions.
+fn run_bn_direct(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {
+    let n = cfg.ring_degree;
+    let t = plain_modulus(cfg.cheetah.plain_bits)?;
+    let i = layer.input;
+    let (c, h, w) = (i.c as usize, i.h as usize, i.w as usize);
+    let (th, tw) = cc::bn_direct_tile(h as u64, w as u64, n);
+    let (th, tw) = (th as usize, tw as usize);
+    let (dh, dw) = (h.div_ceil(th), w.div_ceil(tw));
+    let mut rng = data_rng(opts);
+    let max = opts.max_value;
+    let len = c * h * w;
+    let x: Vec<i64> = (0..len).map(|_| small(&mut rng, max)).collect();
+    let scale: Vec<i64> = (0..c).map(|_| nonzero(&mut rng, max)).collect();
+    let expect: Vec<u64> = (0..len)
+        .map(|k| mod_t(x[k], t).wrapping_mul(mod_t(scale[k / (h * w)], t)) & (t - 1))
+        .collect();
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut kernels = Vec::with_capacity(c);
+    for (ch, &s) in scale.iter().enumerate() {
+        let mut k = vec![0u64; n as usize];
+        k[0] = mod_t(s, t);
+        kernels.push(k);
+        for bh in 0..dh {
+            for bw in 0..dw {
+                let mut coeffs = Vec::new();
+                let mut reads = Vec::new();
+                for y in 0..th {
+                    for xw in 0..tw {
+                        let (gy, gx) = (bh * th + y, bw * tw + xw);
+                        if gy < h && gx < w {
+                            let idx = ch * h * w + gy * w + gx;
+                            coeffs.push((y * tw + xw, idx, false));
+                            reads.push((y * tw + xw, idx));
+                        }
+                    }
+                }
+                outputs.push(OutPoly {
+                    terms: vec![(inputs.len(), ch)],
+                    reads,
+                });
+                inputs.push(InPoly { coeffs });
+            }
+        }
+    }
+    let plan = Plan {
+        inputs,
+        kernels,
+        outputs,
+        out_len: len,
+    };
+    run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
 
 fn run_bn(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {

@@ -516,6 +516,60 @@ pub fn bn_crt(plain_bits: u32) -> (u64, u32) {
     (ceil_div(crt_bits, per), per as u32)
 }
 
+/// Whether OpenCheetah runs a `C x H x W` batch norm by coefficient encoding (`bn_direct`) rather
+/// than the CRT SIMD `HomBNSS::bn`: `FusedBatchNorm4411` of its network programs
+/// (`networks/main_resnet50.cpp`) calls the 4-D `BatchNorm` (`library_fixed_uniform_cheetah.cpp`,
+/// `CheetahLinear::bn_direct`) when the ring is a power of two and `ceil(H*W/4096)*C <
+/// ceil(H*W*C/4096)*3`, i.e. fewer ciphertexts than the CRT plan (N and the CRT prime count in
+/// place of 4096 and 3).
+pub fn bn_uses_direct(c: u64, h: u64, w: u64, p: &CheetahParams, n: u64) -> bool {
+    let (crt, _) = bn_crt(p.plain_bits);
+    ceil_div(h * w, n) * c < ceil_div(h * w * c, n) * crt
+}
+
+/// `getSplitBN` (`hom_bn_ss.cc`): one channel per ciphertext, tiles of `s x s` with `s =
+/// floor(sqrt(N))` (64 at N = 4096), each stored row-major at width `min(s, W)`.
+pub fn bn_direct_tile(h: u64, w: u64, n: u64) -> (u64, u64) {
+    let s = n.isqrt();
+    (s.min(h), s.min(w))
+}
+
+/// A batch norm as `HomBNSS::bn_direct` runs it: per channel and tile, the client's share
+/// coefficient-encoded and encrypted (seeded, as HomConv's inputs), the server's share added
+/// (AddPlain), the channel's scale multiplied in (a constant polynomial: one product), the result
+/// switched to q0, masked, its unused coefficients zeroed (`remove_unused_coeffs` keeps indices
+/// `0 .. used-1`, one zeroed run when the tile is not full) and truncated
+/// (`truncate_for_decryption`) as HomConv's outputs, under the conv plaintext modulus `2^l`.
+/// The operations follow HomConv's convention ([`finish`]).
+pub fn batchnorm_direct(
+    c: u64,
+    h: u64,
+    w: u64,
+    reads_input: bool,
+    p: &CheetahParams,
+    n: u64,
+) -> LayerCost {
+    let (th, tw) = bn_direct_tile(h, w, n);
+    let (dh, dw) = (ceil_div(h, th), ceil_div(w, tw));
+    let ct = c * dh * dw;
+    // Tiles by used coefficients: full, last row of tiles, last column, the corner.
+    let (lh, lw) = (h - (dh - 1) * th, w - (dw - 1) * tw);
+    let run = |used: u64| (used, u64::from(used < n));
+    let mut down = Vec::new();
+    for (k, used) in [
+        ((dh - 1) * (dw - 1), th * tw),
+        (dw - 1, lh * tw),
+        (dh - 1, th * lw),
+        (1, lh * lw),
+    ] {
+        if k > 0 {
+            let (used, runs) = run(used);
+            down.push((c * k, used, runs));
+        }
+    }
+    finish(ct, ct, ct, &down, reads_input, p, n, 1)
+}
+
 /// An unfolded batch norm under OpenCheetah's HomBN: SIMD encoding under each CRT prime, the
 /// `C*H*W` vector cut into pieces of N: one product and one AddPlain of the server share per
 /// ciphertext; every coefficient of a returned ciphertext is used.

@@ -97,6 +97,38 @@ pub struct CountConfig {
     pub ring_degree: u64,
     /// Cheetah's moduli, share width, partition and depthwise layout.
     pub cheetah: coeff::CheetahParams,
+    /// CrypTFlow2: whose SCI_HE build the bytes follow (EzPC's with SEAL 3.3.2, or OpenCheetah's
+    /// with SEAL 3.7.2 and zstd). Operation counts are the same.
+    pub sci_build: SciBuild,
+}
+
+/// The build of CrypTFlow2's SCI_HE whose wire format the SIMD counter's bytes follow
+/// ([`simd`] module: `ct_bytes`, `fresh_key_bytes` for EzPC; [`crate::he::seal_wire`] for
+/// OpenCheetah).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SciBuild {
+    /// mpc-msri/EzPC's SCI with SEAL 3.3.2: `2 N L 8` bytes per ciphertext, uncompressed keys,
+    /// keys kept at ring degrees 8192 and 32768.
+    #[default]
+    Ezpc,
+    /// OpenCheetah f71d4d4's SCI_HE with SEAL 3.7.2 and zstd: moduli {60, 60, 60, 49},
+    /// ciphertexts saved whole (stored raw by zstd), seeded compressed keys, kept at 8192 and
+    /// 65536.
+    #[value(name = "opencheetah")]
+    #[serde(rename = "opencheetah")]
+    OpenCheetah,
+}
+
+impl std::fmt::Display for SciBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SciBuild::Ezpc => "ezpc",
+            SciBuild::OpenCheetah => "opencheetah",
+        })
+    }
 }
 
 impl CountConfig {
@@ -107,6 +139,7 @@ impl CountConfig {
             key_policy: protocol.default_key_policy(),
             ring_degree: protocol.default_ring_degree(),
             cheetah: coeff::CheetahParams::default(),
+            sci_build: SciBuild::default(),
         }
     }
 
@@ -190,12 +223,26 @@ pub fn count_layer_as(
             cfg.ring_degree,
         )),
         Op::BatchNorm { folded: false } if cfg.protocol == Protocol::Cheetah => {
-            Ok(coeff::batchnorm(
-                layer.input.elems(),
-                layer.reads_input,
-                &cfg.cheetah,
-                cfg.ring_degree,
-            ))
+            let i = layer.input;
+            let (c, h, w) = (i.c as u64, i.h as u64, i.w as u64);
+            let n = cfg.ring_degree;
+            if coeff::bn_uses_direct(c, h, w, &cfg.cheetah, n) {
+                Ok(coeff::batchnorm_direct(
+                    c,
+                    h,
+                    w,
+                    layer.reads_input,
+                    &cfg.cheetah,
+                    n,
+                ))
+            } else {
+                Ok(coeff::batchnorm(
+                    layer.input.elems(),
+                    layer.reads_input,
+                    &cfg.cheetah,
+                    n,
+                ))
+            }
         }
         Op::Fc => match cfg.protocol {
             Protocol::Gala => gazelle::fc_gala(layer.input.c as u64, layer.output.c as u64, cfg),

@@ -4,6 +4,8 @@
 //! `filter_rotations`, `HE_preprocess_filters_OP`, `HE_conv_OP`, `HE_output_rotations`,
 //! `ConvField::convolution`), `fc-field.cpp` (`FCField::configure`, `fc_online`),
 //! `elemwise-prod-field.cpp`, `utils-HE.cpp` (moduli {60, 60, 60, 38}: 3 data primes up, 1 down).
+//! Bytes follow EzPC's build (SEAL 3.3.2) or OpenCheetah's (SEAL 3.7.2 with zstd, moduli
+//! {60, 60, 60, 49}), by [`CountConfig::sci_build`]; the operation counts are the same.
 //! Derivations: background.md sections 3.1-3.8 and 5.2-5.3.
 //!
 //! Accumulation strategies (background.md 8.3; `Conv::accum`, `Conv::group_layout`). Every plan
@@ -39,8 +41,9 @@
 //!   only reach output channels past `co`) are not returned: the client knows the plan and treats
 //!   them as zero.
 
-use super::{CountConfig, LayerCost, ceil_div, phase_taps};
+use super::{CountConfig, LayerCost, SciBuild, ceil_div, phase_taps};
 use crate::cost::{LevelMix, OpCounts};
+use crate::he::seal_wire::{sci_ciphertext_bytes, sci_key_bytes};
 use crate::he::{KeyPolicy, ROW_SWAP_KEY_SWITCHES, next_pow2, rotation_key_switches};
 use crate::net::graph::{Accum, GroupLayout};
 use crate::net::{Conv, Shape};
@@ -82,14 +85,61 @@ pub fn fresh_keys(n: u64) -> bool {
 /// `n` slots `keys_` is sized to an 8-byte count and its keys: the default set fills `2*log2(n) -
 /// 2` distinct slots (`3^(n/4) = 3^(-n/4)`), each with one key per data prime (3). Bit-exact to
 /// the SEAL 3.3.2 save functions (`ciphertext.cpp`, `kswitchkeys.cpp`, `intarray.h`); 82,974,399
-/// bytes at n = 16384. (OpenCheetah's SCI_HE build sends `Serializable` seeded keys through SEAL
-/// 3.7.2 with zstd and {60, 60, 60, 49} instead, roughly half; not modelled.)
+/// bytes at n = 16384. OpenCheetah's SCI_HE build sends `Serializable` seeded keys through SEAL
+/// 3.7.2 with zstd and {60, 60, 60, 49} instead, 47% of this: [`fresh_key_bytes_in`].
 pub fn fresh_key_bytes(n: u64) -> u64 {
     let key_primes = PRIMES_UP + 1;
     let ct = 65 + 8 + 2 * n * key_primes * 8;
     let keys = 2 * n.trailing_zeros() as u64 - 2;
     let galois = 32 + 8 + n * 8 + keys * PRIMES_UP * ct;
     16 + ct + galois
+}
+
+/// OpenCheetah's SCI_HE moduli (`utils-HE.cpp` `generate_new_keys`: `CoeffModulus::Create(N,
+/// {60, 60, 60, 49})`): three 60-bit data primes, the 49-bit special prime last.
+pub const OPENCHEETAH_KEY_BITS: [u32; 4] = [60, 60, 60, 49];
+
+/// Bytes of `cts` ciphertexts of `primes` data primes at ring degree `n` sent as one vector
+/// (`send_encrypted_vector`) by `build`: EzPC, [`ct_bytes`] each; OpenCheetah, a `uint32_t` count
+/// and each ciphertext's `uint64_t` length and zstd `save()` ([`sci_ciphertext_bytes`], exact:
+/// 60-bit words are stored raw).
+pub fn vector_bytes(n: u64, primes: u64, cts: u64, build: SciBuild) -> u64 {
+    match build {
+        SciBuild::Ezpc => cts * ct_bytes(n, primes),
+        SciBuild::OpenCheetah if cts == 0 => 0,
+        SciBuild::OpenCheetah => {
+            let bits = &OPENCHEETAH_KEY_BITS[..primes as usize];
+            crate::he::seal_wire::VECTOR_COUNT + cts * sci_ciphertext_bytes(n, bits)
+        }
+    }
+}
+
+/// Bytes of one ciphertext sent alone (`send_ciphertext`, as `fc-field.cpp` does).
+pub fn single_ct_bytes(n: u64, primes: u64, build: SciBuild) -> u64 {
+    match build {
+        SciBuild::Ezpc => ct_bytes(n, primes),
+        SciBuild::OpenCheetah => sci_ciphertext_bytes(n, &OPENCHEETAH_KEY_BITS[..primes as usize]),
+    }
+}
+
+/// Whether a convolution at ring degree `n` makes fresh keys under `build`: EzPC, [`fresh_keys`];
+/// OpenCheetah's `ConvField` keeps the keys its constructor makes at `POLY_MOD_DEGREE` (8192) and
+/// `POLY_MOD_DEGREE_LARGE` (65536, `defines-HE.h`) and calls `generate_new_keys` for any other
+/// degree on every sub-convolution (`conv-field.cpp` `non_strided_conv`).
+pub fn conv_fresh_keys(n: u64, build: SciBuild) -> bool {
+    match build {
+        SciBuild::Ezpc => fresh_keys(n),
+        SciBuild::OpenCheetah => n != 8192 && n != 65536,
+    }
+}
+
+/// Bytes of one fresh key set at ring degree `n` under `build`: EzPC [`fresh_key_bytes`];
+/// OpenCheetah [`sci_key_bytes`] with [`OPENCHEETAH_KEY_BITS`] (seeded, zstd).
+pub fn fresh_key_bytes_in(n: u64, build: SciBuild) -> u64 {
+    match build {
+        SciBuild::Ezpc => fresh_key_bytes(n),
+        SciBuild::OpenCheetah => sci_key_bytes(n, &OPENCHEETAH_KEY_BITS),
+    }
 }
 
 /// Ring degree of a non-strided (sub-)convolution on a stored `h x w` image:
@@ -315,8 +365,15 @@ fn dense_subconv_into(
     );
     add(&mut acc.ct_up, l.inp_ct);
     add(&mut acc.ct_down, l.out_ct);
-    add(&mut acc.bytes_up, l.inp_ct * ct_bytes(l.n, PRIMES_UP));
-    add(&mut acc.bytes_down, l.out_ct * ct_bytes(l.n, PRIMES_DOWN));
+    let build = cfg.sci_build;
+    add(
+        &mut acc.bytes_up,
+        vector_bytes(l.n, PRIMES_UP, l.inp_ct, build),
+    );
+    add(
+        &mut acc.bytes_down,
+        vector_bytes(l.n, PRIMES_DOWN, l.out_ct, build),
+    );
     // Each partial sum 3 -> 2 primes; each mask ciphertext 3 -> 2; each result 2 -> 1; and the
     // zero ciphertext `HE_output_rotations` switches down once to initialise its sums.
     add(&mut acc.mod_switch, l.convs + 2 * l.out_ct + 1);
@@ -353,8 +410,8 @@ pub fn small_group_subconv(
         add: scmult + ct * (partials + 1),
         ct_up: ct,
         ct_down: ct,
-        bytes_up: ct * ct_bytes(l.n, PRIMES_UP),
-        bytes_down: ct * ct_bytes(l.n, PRIMES_DOWN),
+        bytes_up: vector_bytes(l.n, PRIMES_UP, ct, cfg.sci_build),
+        bytes_down: vector_bytes(l.n, PRIMES_DOWN, ct, cfg.sci_build),
         // Partial sums, masks and results as in the dense plan, plus the one zero ciphertext.
         mod_switch: ct * (partials + 2) + 1,
         enc: 2 * ct,
@@ -431,6 +488,33 @@ fn for_each_subconv(
 /// group layout. See the module documentation for the plans.
 #[allow(clippy::too_many_arguments)]
 pub fn subconv(
+    h: u64,
+    w: u64,
+    ci: u64,
+    co: u64,
+    c: &Conv,
+    accum: Accum,
+    taps: impl Iterator<Item = (u64, u64)> + Clone,
+    cfg: &CountConfig,
+) -> Result<SubCost, String> {
+    let mut sub = subconv_plan(h, w, ci, co, c, accum, taps, cfg)?;
+    if cfg.sci_build != SciBuild::Ezpc {
+        // Each of the `calls` independent convolutions sends one vector each way.
+        let (up, down) = (sub.counts.ct_up, sub.counts.ct_down);
+        let calls = (up / sub.layout.inp_ct.max(1)).max(1);
+        let n = sub.layout.n;
+        sub.counts.bytes_up = calls * vector_bytes(n, PRIMES_UP, up / calls, cfg.sci_build);
+        sub.counts.bytes_down = calls * vector_bytes(n, PRIMES_DOWN, down / calls, cfg.sci_build);
+        if down % calls != 0 {
+            sub.counts.bytes_down = vector_bytes(n, PRIMES_DOWN, down, cfg.sci_build);
+        }
+    }
+    Ok(sub)
+}
+
+/// [`subconv`] with EzPC's bytes.
+#[allow(clippy::too_many_arguments)]
+fn subconv_plan(
     h: u64,
     w: u64,
     ci: u64,
@@ -956,8 +1040,8 @@ pub fn conv_into_as(
             let sub = subconv(lh, lw, input.c as u64, co as u64, c, accum, taps, cfg)?;
             total.counts += sub.counts;
             total.note_layout(sub.layout.n, sub.layout.cn());
-            if fresh_keys(sub.layout.n) {
-                total.counts.bytes_up += fresh_key_bytes(sub.layout.n);
+            if conv_fresh_keys(sub.layout.n, cfg.sci_build) {
+                total.counts.bytes_up += fresh_key_bytes_in(sub.layout.n, cfg.sci_build);
             }
             Ok(())
         });
@@ -988,8 +1072,8 @@ pub fn conv_into_as(
             }
         };
         total.note_layout(layout.n, layout.cn());
-        if fresh_keys(layout.n) {
-            total.counts.bytes_up += fresh_key_bytes(layout.n);
+        if conv_fresh_keys(layout.n, cfg.sci_build) {
+            total.counts.bytes_up += fresh_key_bytes_in(layout.n, cfg.sci_build);
         }
         Ok(())
     })
@@ -1000,8 +1084,13 @@ pub fn conv_into_as(
 pub fn fc(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String> {
     let n = N_MAX.min(cfg.ring_degree.max(2 * next_pow2(ni)));
     let (mut counts, pack_num) = hybrid_fc_counts(ni, no, n, cfg.key_policy)?;
-    counts.bytes_up = ct_bytes(n, PRIMES_UP);
-    counts.bytes_down = ct_bytes(n, PRIMES_DOWN);
+    counts.bytes_up = single_ct_bytes(n, PRIMES_UP, cfg.sci_build);
+    counts.bytes_down = single_ct_bytes(n, PRIMES_DOWN, cfg.sci_build);
+    // OpenCheetah's `FCField::matrix_multiplication` makes and sends fresh keys at every degree
+    // above `POLY_MOD_DEGREE` (`fc-field.cpp`); EzPC's are not counted here.
+    if cfg.sci_build == SciBuild::OpenCheetah && n > 8192 {
+        counts.bytes_up += fresh_key_bytes_in(n, cfg.sci_build);
+    }
     // Result 3 -> 2 primes, mask 3 -> 2, result 2 -> 1 after flooding.
     counts.mod_switch = 3;
     Ok(LayerCost {
@@ -1074,8 +1163,8 @@ pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
         add: ct,
         ct_up: ct,
         ct_down: ct,
-        bytes_up: ct * ct_bytes(n, PRIMES_UP),
-        bytes_down: ct * ct_bytes(n, PRIMES_DOWN),
+        bytes_up: vector_bytes(n, PRIMES_UP, ct, cfg.sci_build),
+        bytes_down: vector_bytes(n, PRIMES_DOWN, ct, cfg.sci_build),
         mod_switch: 2 * ct,
         enc: 2 * ct,
         dec: ct,
