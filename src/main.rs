@@ -636,15 +636,16 @@ fn run(cli: Cli) -> Result<()> {
                     (None, l @ ("lan" | "wan")) => l.to_string(),
                     (None, _) => "lan".to_string(),
                 };
-                // The runs are OpenCheetah's programs: its SCI_HE build (SEAL 3.7.2 with zstd, and
-                // SEAL 3.7's rotation rule) unless the knobs say otherwise.
-                let mut k = knobs.clone();
-                if protocol == Protocol::Cryptflow2 {
-                    k.sci_build.get_or_insert(SciBuild::OpenCheetah);
-                    k.key_policy.get_or_insert(KeyPolicy::Pow2Naf);
+                // The run's program (threads, OpenCheetah's SCI_HE build and rotation rule) unless
+                // the knobs say otherwise.
+                let mut s = setting(protocol, load_link(&link)?, &knobs, &loaded)?;
+                measured::adapt(&run, &mut s);
+                if let Some(b) = knobs.sci_build {
+                    s.count.sci_build = b;
                 }
-                let mut s = setting(protocol, load_link(&link)?, &k, &loaded)?;
-                s.nonlinear.threads = run.threads;
+                if let Some(p) = knobs.key_policy {
+                    s.count.key_policy = p;
+                }
                 let predicted = measured::predict(&net, &s)?;
                 rows.extend(measured::compare(&run, &predicted));
             }

@@ -23,8 +23,8 @@ fn rows(name: &str) -> Vec<stria::report::measured::KindRow> {
         protocol_of(&run).unwrap(),
         stria::cost::price::Link::preset("lan").unwrap(),
     );
-    s.nonlinear.threads = run.threads;
     s.count.cheetah.plain_bits = s.nonlinear.l;
+    stria::report::measured::adapt(&run, &mut s);
     compare(&run, &predict(&net, &s).unwrap())
 }
 
@@ -83,14 +83,14 @@ fn sci_he_nonlinear_traffic_is_exact() {
     for kind in ["Avgpool", "ArgMax"] {
         assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
     }
-    // ResNet-50 on 2 threads: ReLU, max-pool and argmax too; the batch norms' and FC's HE
-    // bytes within 0.1%.
+    // ResNet-50 on 2 threads: ReLU, max-pool and argmax too.
     let r = rows("resnet50-SCI_HE-loopback-t2");
     for kind in ["Relu", "Maxpool", "ArgMax"] {
         assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
     }
-    for kind in ["BatchNorm", "MatMul"] {
-        assert!(err(&r, kind).abs() < 0.1, "{kind}: {}", err(&r, kind));
+    // HE traffic of OpenCheetah's SCI_HE build (keys as an expected compressed size).
+    for kind in ["Conv", "BatchNorm", "MatMul"] {
+        assert!(err(&r, kind).abs() < 0.05, "{kind}: {}", err(&r, kind));
     }
     // The truncations: the client sends 3.6% more than the model (see the README).
     assert!(

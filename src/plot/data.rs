@@ -556,7 +556,7 @@ pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
         let net = load(&measured::default_spec(&run, &root).map_err(|e| anyhow!("{e}"))?)?;
         let link = if run.link == "wan" { "wan" } else { "lan" };
         let mut s = setting(protocol, link)?;
-        s.nonlinear.threads = run.threads;
+        measured::adapt(&run, &mut s);
         let predicted = measured::predict(&net, &s).map_err(|e| anyhow!("{e}"))?;
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
         let points = measured::compare(&run, &predicted)

@@ -194,6 +194,17 @@ pub fn default_spec(run: &Run, root: &Path) -> Result<PathBuf, SpecError> {
     Ok(root.join("configs/models").join(format!("{stem}.json")))
 }
 
+/// Adapts `s` to what a run's program does: its thread count, and for OpenCheetah's SCI_HE
+/// programs (every run `scripts/frameworks/run.sh` makes) OpenCheetah's SCI_HE build (SEAL 3.7.2
+/// with zstd) and SEAL 3.7's rotation rule.
+pub fn adapt(run: &Run, s: &mut Setting) {
+    s.nonlinear.threads = run.threads;
+    if s.count.protocol == Protocol::Cryptflow2 {
+        s.count.sci_build = crate::packing::SciBuild::OpenCheetah;
+        s.count.key_policy = crate::he::KeyPolicy::Pow2Naf;
+    }
+}
+
 /// Predicted bytes (both directions) and milliseconds per kind.
 pub fn predict(net: &Network, s: &Setting) -> Result<BTreeMap<String, (u64, f64)>, SpecError> {
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
