@@ -33,7 +33,9 @@
 //! seed: 559,456 bytes; the receiver sends nothing (semi-honest, choices taken from the
 //! pre-OTs). The setup's warm-up `rcot(1)` (in `SilentOT`'s constructor) leaves each pool at
 //! `ot_limit - 1`. There are two pools per thread (one per direction), and their state carries
-//! over from layer to layer: a layer pays for a refill when it is the one that drains a pool.
+//! over from layer to layer: in the run, a layer pays for a refill when it is the one that drains
+//! a pool ([`Refills::Replay`], exact to a whole run in order). By default each COT pays its
+//! share instead ([`Refills::Amortized`]), so a layer's cost does not depend on what ran before.
 //!
 //! # Protocols
 //!
@@ -113,6 +115,7 @@ pub struct ThreadState {
     /// COTs left in the pool where `ALICE`, then `BOB`, sends.
     left: [u64; 2],
     iknp_ready: bool,
+    refills: Refills,
     /// Chosen-choice COTs drawn from each pool (OpenCheetah counts those of `silent_ot` in
     /// `SilentOT::get_rcot_count`).
     chosen: [u64; 2],
@@ -125,10 +128,28 @@ impl Default for ThreadState {
         ThreadState {
             left: [FERRET_LIMIT - 1; 2],
             iknp_ready: false,
+            refills: Refills::Amortized,
             chosen: [0; 2],
             extends: [0; 2],
         }
     }
+}
+
+/// How Ferret's extension traffic is charged.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refills {
+    /// Every COT drawn pays its share of an extension (559,456 bytes per 10,001,853 COTs), and
+    /// every average pool its IKNP base OTs: a layer's cost does not depend on the layers
+    /// before it, so costs add up block by block (the search's memoised tables). Default.
+    #[default]
+    Amortized,
+    /// The pools' state carried from layer to layer as the run has it: an extension is charged
+    /// whole to the call that drains a pool, base OTs to a thread's first average pool. Exact to
+    /// a whole run, in order.
+    Replay,
 }
 
 /// Ferret and IKNP state of a whole run, one entry per thread.
@@ -139,9 +160,13 @@ pub struct CheetahState {
 
 impl CheetahState {
     /// A fresh run on `threads` threads, right after `StartComputation`.
-    pub fn new(threads: u64) -> CheetahState {
+    pub fn new(threads: u64, refills: Refills) -> CheetahState {
+        let t = ThreadState {
+            refills,
+            ..ThreadState::default()
+        };
         CheetahState {
-            threads: vec![ThreadState::default(); threads.max(1) as usize],
+            threads: vec![t; threads.max(1) as usize],
         }
     }
 
@@ -201,8 +226,15 @@ impl Run<'_> {
         }
     }
 
-    /// `FerretCOT::rcot` of `num` COTs from the pool of `dir`: refills when it runs dry.
+    /// `FerretCOT::rcot` of `num` COTs from the pool of `dir`: refills when it runs dry
+    /// ([`Refills::Replay`]), or pays its share of an extension, `num * 559456 / 10001853`
+    /// bytes rounded ([`Refills::Amortized`]).
     fn rcot(&mut self, dir: Dir, num: u64) {
+        if self.st.refills == Refills::Amortized {
+            let bytes = (num * FERRET_EXTEND_BYTES + FERRET_LIMIT / 2) / FERRET_LIMIT;
+            self.send(dir, bytes);
+            return;
+        }
         let left = &mut self.st.left[dir as usize];
         if num <= *left {
             *left -= num;
@@ -393,7 +425,7 @@ impl RunHandle<'_, '_> {
         let comps = if 2 * ring_rem < d { 2 * n } else { 3 * n };
         run.millionaire(comps, bits_a - 1);
         if !run.st.iknp_ready {
-            run.st.iknp_ready = true;
+            run.st.iknp_ready = run.st.refills == Refills::Replay;
             run.send(Dir::A, IKNP_BASE_RECEIVER);
             run.send(Dir::B, IKNP_BASE_SENDER);
             run.t.rounds += 1;
@@ -480,7 +512,7 @@ mod tests {
     use super::*;
 
     fn one(f: impl FnOnce(&mut RunHandle)) -> Traffic {
-        CheetahState::new(1).on_thread(0, f)
+        CheetahState::new(1, Refills::Replay).on_thread(0, f)
     }
 
     #[test]
@@ -541,8 +573,19 @@ mod tests {
     }
 
     #[test]
+    fn ferret_amortized() {
+        // One pool's worth of COTs pays one extension, whatever was drawn before.
+        let mut s = CheetahState::new(1, Refills::Amortized);
+        let t = s.on_thread(0, |h| h.run.rcot(Dir::A, FERRET_LIMIT));
+        assert_eq!(t.alice, FERRET_EXTEND_BYTES);
+        // 1000 COTs: 1000 * 559456 / 10001853 = 55.9 -> 56 bytes.
+        let t = s.on_thread(0, |h| h.run.rcot(Dir::B, 1000));
+        assert_eq!(t.bob, 56);
+    }
+
+    #[test]
     fn ferret_refill() {
-        let mut s = CheetahState::new(1);
+        let mut s = CheetahState::new(1, Refills::Replay);
         // The first FERRET_LIMIT - 1 COTs are free; one more triggers an extension.
         let t = s.on_thread(0, |h| h.run.rcot(Dir::A, FERRET_LIMIT - 1));
         assert_eq!(t.alice, 0);

@@ -12,7 +12,10 @@
 //!   also share over the SIMD plaintext prime, so stria counts their non-linear layers with the
 //!   same CrypTFlow2 field protocols (a modelling choice: Gazelle's and GALA's own garbled-circuit
 //!   ReLUs are not modelled, so the HE packings compare on one non-linear baseline).
-//! - [`Protocol::Cheetah`]: its own VOLE/silent-OT rows over Z_(2^l) (background 6.3).
+//! - [`Protocol::Cheetah`]: its own silent-OT protocols over Z_(2^l). By default counted as
+//!   OpenCheetah's code sends them, Ferret's refills included ([`super::cheetah_nl`],
+//!   `"cheetah_nonlinear": "code"`); `"paper"` uses the Cheetah paper's per-element formulas
+//!   (background 6.3).
 //!
 //! With [`CryptflowShares::Ring`] the CrypTFlow2-family protocols use the Z_(2^l) rows of the
 //! OT-only CrypTFlow2 backend instead (exact millionaires' with leaf size `m` for DReLU/ReLU,
@@ -26,7 +29,9 @@ use crate::error::SpecError;
 use crate::net::{Layer, Network, Op};
 use serde::{Deserialize, Serialize};
 
-/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3).
+/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3); read by
+/// the paper's formulas only (`"cheetah_nonlinear": "paper"`): OpenCheetah's code runs one
+/// protocol, [`super::cheetah_nl`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheetahTruncation {
@@ -77,8 +82,9 @@ pub enum CryptflowShares {
 /// Defaults and provenance: `lambda = 128` (OT security parameter); `l = 37` and `f = 12` (the
 /// share bit length and scale OpenCheetah's ResNet-50 programs run with, `ell=37 k=12` in its
 /// scripts, for both protocols); `eta = 37` (bits of SCI_HE's 37-bit prime, SCI
-/// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah's approximate truncation (`13*l`,
-/// the default class of background 6.3); CrypTFlow2-family shares in the prime field, counted
+/// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah counted from OpenCheetah's code
+/// (with the paper's formulas, the approximate truncation `13*l`, the default class of
+/// background 6.3); CrypTFlow2-family shares in the prime field, counted
 /// from SCI's code on 4 threads (the thread count of the published end-to-end runs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -101,6 +107,9 @@ pub struct NonlinearParams {
     pub cryptflow2_nonlinear: Cryptflow2Nonlinear,
     /// Cheetah's protocols counted from OpenCheetah's code (default) or the paper's formulas.
     pub cheetah_nonlinear: CheetahNonlinear,
+    /// How the code model charges Ferret's extensions: amortised per COT (default; layer costs
+    /// add up) or replayed from the pools' state across the run (exact to a whole run).
+    pub cheetah_ferret: super::cheetah_nl::Refills,
     /// Threads of the two-party run: SCI splits each ReLU, max-pool and division layer into this
     /// many chunks, each padded on its own (`Relu`, `MaxPool`, `funcFieldDivWrapper`).
     pub threads: u32,
@@ -121,6 +130,7 @@ impl Default for NonlinearParams {
             cryptflow2_shares: CryptflowShares::Field,
             cryptflow2_nonlinear: Cryptflow2Nonlinear::Code,
             cheetah_nonlinear: CheetahNonlinear::Code,
+            cheetah_ferret: super::cheetah_nl::Refills::Amortized,
             threads: 4,
             note: None,
         }
@@ -688,6 +698,7 @@ impl Model {
                 f: p.f as u64,
                 state: std::cell::RefCell::new(super::cheetah_nl::CheetahState::new(
                     p.threads as u64,
+                    p.cheetah_ferret,
                 )),
             };
         }
@@ -874,9 +885,10 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 ///
 /// - ReLU: its elements, each one ReLU; ReLU6: two ReLUs per element (run in parallel).
 /// - Truncations where [`truncation_plan`] puts them: after a ReLU reading unreduced products
-///   (known MSB: Cheetah's `f + 4`-bit protocol, SCI's division without its DReLU), or before a
-///   product reading them (unknown MSB: Cheetah's approximate or faithful protocol, SCI's full
-///   division). The truncation is charged to the ReLU, or to the product that needs it.
+///   (known MSB: SCI's division without its DReLU; Cheetah's paper formula `f + 4` bits), or
+///   before a product reading them (unknown MSB: SCI's full division; Cheetah's paper
+///   approximate or faithful protocol). OpenCheetah's code runs the same `truncate_msb0` for
+///   both. The truncation is charged to the ReLU, or to the product that needs it.
 /// - Max-pool: `d - 1` comparisons (DReLU + MUX) per output element, `d = kh*kw`, rounds
 ///   sequential over the `d - 1` steps.
 /// - Average pool: one division by `d` per output element (`d = kh*kw`, or `H*W` of the input for
@@ -886,7 +898,9 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 ///
 /// Under `cryptflow2` (and the Gazelle/GALA packings, which share over the same prime field) with
 /// the default `"cryptflow2_nonlinear": "code"`, every figure is the byte count of SCI's code
-/// ([`super::sci_field`]), threads and padding included.
+/// ([`super::sci_field`]), threads and padding included; under `cheetah` with the default
+/// `"cheetah_nonlinear": "code"`, that of OpenCheetah's code ([`super::cheetah_nl`]), Ferret
+/// refills charged to the layer that triggers them.
 ///
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
@@ -914,7 +928,7 @@ pub fn network_nonlinear_split(
 
 /// [`network_nonlinear_split`] under Cheetah's code model ([`super::cheetah_nl`], whatever
 /// `cheetah_nonlinear` says), with the Ferret and IKNP state the run ends in (chosen-choice COTs
-/// and extensions per pool and thread).
+/// and, with [`super::cheetah_nl::Refills::Replay`], extensions per pool and thread).
 pub fn cheetah_code_run(
     net: &Network,
     p: &NonlinearParams,
