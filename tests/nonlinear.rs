@@ -391,16 +391,16 @@ fn sqnet_sci_he_traffic_matches_the_measured_run() {
     assert!((mib(avg) - 1.45816).abs() < 0.000005, "{}", mib(avg));
     let am = argmax(1000, 37).bytes();
     assert!((mib(am) - 1.32221).abs() < 0.000005, "{}", mib(am));
-    // The truncations after the ReLUs: the server's direction matches (the 0.008 MiB left is
-    // the one-time base OTs of the division's own IKNP instance); the client sent 69.0 MiB
-    // (7.6%) more than the model's 838.55 MiB, a gap the code reading has not explained.
+    // The truncations after the ReLUs: both directions match but for the one-time base OTs of
+    // the division's own IKNP instance (128 Naor-Pinkas OTs: 8,832 bytes from the server,
+    // 12,997 from the client). (Counting `sci::bitlen` as `floor(log2) + 1`, as stria did
+    // before, left the client 69.0 MiB short: the 14-bit comparisons' triples.)
     let t = relus.iter().fold((0, 0), |acc, &n| {
         let t = threaded(n, 1, |k| field_div(k, 4096, true, 37, p));
         (acc.0 + t.alice, acc.1 + t.bob)
     });
-    assert!((mib(t.0) - 156.12).abs() < 0.01, "{}", mib(t.0));
-    assert!((mib(t.1) - 838.550).abs() < 0.001, "{}", mib(t.1));
-    assert!((907.563 - mib(t.1) - 69.013).abs() < 0.001);
+    assert!((mib(t.0 + 8832) - 156.12).abs() < 0.005, "{}", mib(t.0));
+    assert!((mib(t.1 + 12_997) - 907.563).abs() < 0.0005, "{}", mib(t.1));
 }
 
 #[test]
