@@ -47,7 +47,8 @@
 //! change of direction of the socket).
 //!
 //! Checked against OpenCheetah's SCI_HE SqueezeNet run (1 thread): ReLU, max-pool, average pool
-//! and argmax traffic agree to the 0.001 MiB its log prints (see `tests/nonlinear.rs`).
+//! and argmax traffic agree to the 0.001 MiB its log prints, the fused truncations to the
+//! one-time base OTs of the division's IKNP (see `tests/nonlinear.rs`).
 
 use super::nonlinear::ceil_log2;
 
