@@ -4,6 +4,7 @@
 use std::path::Path;
 use stria::net::{Network, Op, build, load_network, parse_spec};
 use stria::packing::Protocol;
+use stria::packing::cheetah_nl::Refills;
 use stria::packing::nonlinear::*;
 use stria::packing::sci_field::{Traffic, argmax, chunks, field_div, relu_field, threaded};
 
@@ -20,6 +21,14 @@ fn root() -> &'static Path {
 
 fn total(costs: &[NlCost]) -> NlCost {
     costs.iter().copied().sum()
+}
+
+/// The defaults with Cheetah's non-linear layers counted with the paper's formulas.
+fn paper() -> NonlinearParams {
+    NonlinearParams {
+        cheetah_nonlinear: CheetahNonlinear::Paper,
+        ..NonlinearParams::default()
+    }
 }
 
 #[test]
@@ -136,9 +145,9 @@ fn tiny_network_cheetah() {
     // -> conv 1x1 2x3x3 (18) -> fc 5 -> argmax over 5.
     let n = net(TINY, 3, 8, 8);
     assert!(matches!(n.layers[1].op, Op::BatchNorm { folded: true }));
-    let p = NonlinearParams::default();
+    let p = paper();
     let got = network_nonlinear(&n, Protocol::Cheetah, &p);
-    // l = 37, f = 12; rounds: ReLU ceil(log2 37) + 2 = 8, approximate truncation 8, known-MSB 1.
+    // The paper's formulas: l = 37, f = 12; rounds: ReLU ceil(log2 37) + 2 = 8, approximate truncation 8, known-MSB 1.
     let want = vec![
         // The conv's products stay unreduced through the folded BN ...
         c(0, 0, 0, 0),
@@ -174,7 +183,7 @@ fn tiny_network_cheetah() {
     // known-MSB truncation after the ReLU is unchanged.
     let pf = NonlinearParams {
         cheetah_truncation: CheetahTruncation::Faithful,
-        ..NonlinearParams::default()
+        ..paper()
     };
     let got = network_nonlinear(&n, Protocol::Cheetah, &pf);
     assert_eq!(got[2], c(256, 256, 256 * (546 + 16), 9));
@@ -265,7 +274,7 @@ fn relu6_unfolded_bn_and_average_pools() {
     let n = net(layers, 4, 4, 4);
     assert!(matches!(n.layers[5].op, Op::BatchNorm { folded: false }));
     let p = NonlinearParams::default();
-    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &paper());
     let want = vec![
         c(0, 0, 0, 0),
         c(0, 0, 0, 0),
@@ -312,10 +321,32 @@ fn truncation_read_by_relu_and_an_add() {
         {"type": "relu"},
         {"type": "add", "from": "x"}"#;
     let n = net(layers, 2, 2, 2);
-    let got = network_nonlinear(&n, Protocol::Cheetah, &NonlinearParams::default());
+    let got = network_nonlinear(&n, Protocol::Cheetah, &paper());
     assert_eq!(got[0], c(0, 0, 0, 0));
     assert_eq!(got[1], c(8, 8, 8 * (546 + 16), 9));
     assert_eq!(got[2], c(0, 0, 0, 0));
+    // OpenCheetah's code (the default), 8 elements on the last of 4 threads. ReLU, comparing 16
+    // bits (4 digits): leaves 32 1-of-16 OTs of 2-bit messages, ALICE 16 + 4*32, BOB 4*32/8;
+    // 4 triples per comparison from random OTs, a 16-byte seed each way; AND tree 3 + 1 ANDs,
+    // 2 bits each way; multiplexer, one 37-bit COT each way: 16 + 5 words, 1 byte of choices.
+    // Truncation: msb1_to_wrap 16 + 2 bytes, B2A to 12 bits 16 + 2 words; 1 byte of choices
+    // each. Rounds: leaves, triples, 2 levels, 2 COTs; then 2.
+    let relu = (144 + 16 + 8 + 56 + 1) + (16 + 16 + 8 + 1 + 56);
+    let trunc = (18 + 32) + 2;
+    // Ferret's extensions replayed: these few OTs do not drain a pool.
+    let replay = NonlinearParams {
+        cheetah_ferret: Refills::Replay,
+        ..NonlinearParams::default()
+    };
+    let got = network_nonlinear(&n, Protocol::Cheetah, &replay);
+    assert_eq!(got[1], c(8, 8, 8 * (relu + trunc), 6 + 2));
+    // Amortised (the default): each call's COTs pay their share of an extension, rounded:
+    // 559456/10001853 bytes per COT, here 128 + 32 + 8 (leaves, choice COTs and both triples'
+    // random OTs on ALICE's pool) and 32 + 8 on BOB's, 8 + 8 for the truncation: 10 bytes.
+    let share = |n: u64| (n * 559_456 + 10_001_853 / 2) / 10_001_853;
+    let extra = share(128) + 2 * share(32) + 4 * share(8) + 2 * share(8);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &NonlinearParams::default());
+    assert_eq!(got[1], c(8, 8, 8 * (relu + trunc + extra), 6 + 2));
     assert!(output_untruncated(&n));
     // A piece whose input arrives unreduced truncates it before its first product.
     let mut m = net(
@@ -360,16 +391,16 @@ fn sqnet_sci_he_traffic_matches_the_measured_run() {
     assert!((mib(avg) - 1.45816).abs() < 0.000005, "{}", mib(avg));
     let am = argmax(1000, 37).bytes();
     assert!((mib(am) - 1.32221).abs() < 0.000005, "{}", mib(am));
-    // The truncations after the ReLUs: the server's direction matches (the 0.008 MiB left is
-    // the one-time base OTs of the division's own IKNP instance); the client sent 69.0 MiB
-    // (7.6%) more than the model's 838.55 MiB, a gap the code reading has not explained.
+    // The truncations after the ReLUs: both directions match but for the one-time base OTs of
+    // the division's own IKNP instance (128 Naor-Pinkas OTs: 8,832 bytes from the server,
+    // 12,997 from the client). (Counting `sci::bitlen` as `floor(log2) + 1`, as stria did
+    // before, left the client 69.0 MiB short: the 14-bit comparisons' triples.)
     let t = relus.iter().fold((0, 0), |acc, &n| {
         let t = threaded(n, 1, |k| field_div(k, 4096, true, 37, p));
         (acc.0 + t.alice, acc.1 + t.bob)
     });
-    assert!((mib(t.0) - 156.12).abs() < 0.01, "{}", mib(t.0));
-    assert!((mib(t.1) - 838.550).abs() < 0.001, "{}", mib(t.1));
-    assert!((907.563 - mib(t.1) - 69.013).abs() < 0.001);
+    assert!((mib(t.0 + 8832) - 156.12).abs() < 0.005, "{}", mib(t.0));
+    assert!((mib(t.1 + 12_997) - 907.563).abs() < 0.0005, "{}", mib(t.1));
 }
 
 #[test]
@@ -377,7 +408,7 @@ fn resnet50_cf2() {
     let n = load_network(&root().join("configs/models/resnet50-cf2.json")).unwrap();
     let p = NonlinearParams::default();
     let cf2 = network_nonlinear(&n, Protocol::Cryptflow2, &p);
-    let ch = network_nonlinear(&n, Protocol::Cheetah, &p);
+    let ch = network_nonlinear(&n, Protocol::Cheetah, &paper());
     assert_eq!(cf2.len(), n.layers.len());
 
     let relu_layers = cf2.iter().filter(|c| c.relu > 0).count();
@@ -501,4 +532,132 @@ fn sqnet_is_the_graph_opencheetah_runs() {
         })
         .sum();
     assert_eq!(relu_bytes, want);
+}
+
+/// Per-kind bytes (both parties) as the frameworks log them: the truncations apart from the
+/// layer they belong to.
+fn kinds(n: &Network, p: &NonlinearParams) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for (layer, (c, tb)) in n
+        .layers
+        .iter()
+        .zip(network_nonlinear_split(n, Protocol::Cheetah, p))
+    {
+        let (nl, t) = (c.bits / 8, tb / 8);
+        *out.entry("Truncation").or_default() += t;
+        let kind = match layer.op {
+            Op::Relu | Op::Relu6 => "Relu",
+            Op::MaxPool(_) => "Maxpool",
+            Op::AvgPool(_) | Op::GlobalAvgPool => "Avgpool",
+            Op::Argmax => "ArgMax",
+            _ => continue,
+        };
+        *out.entry(kind).or_default() += nl - t;
+    }
+    out
+}
+
+/// OpenCheetah f71d4d4's Cheetah SqueezeNet (1 thread) and ResNet-50 (2 threads) runs,
+/// `ell = 37`, `k = 12` (`results/measured/*-cheetah-*`): the per-kind "data (sent+received)"
+/// its server printed, MiB, against the code-exact model (`packing::cheetah_nl`).
+///
+/// SqueezeNet agrees on every kind to the log's printed precision, Ferret refills included
+/// (17 + 4 extensions of 559,456 bytes on the server's and the client's pool); the model's
+/// count of chosen-choice COTs on the server's pool is the log's `Total #Ferret's RCOT`.
+///
+/// ResNet-50: ReLU +0.39% (+1.07 MiB: two Ferret refills the model places in a ReLU land in a
+/// truncation in the run), truncation -3.49% (-1.31 MiB: those two refills, and the 100,352
+/// elements of the one block-conv2 batch norm OpenCheetah's program does not fuse, `Truncate #6`
+/// before `HomBN #2 via element-wise mult`, which the graph folds: 2.5 bytes each, 0.24 MiB);
+/// max-pool, average pool and argmax agree to the printed precision. The paper's formulas were
+/// off by +116% (ReLU), +821% / -20% (truncation), +15% / +14% (max-pool), -84% / -85%
+/// (average pool) and -24% (argmax).
+#[test]
+fn cheetah_traffic_matches_the_measured_runs() {
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let sq = load_network(&root().join("configs/models/sqnet.json")).unwrap();
+    let p1 = NonlinearParams {
+        threads: 1,
+        cheetah_ferret: Refills::Replay,
+        ..NonlinearParams::default()
+    };
+    let got = kinds(&sq, &p1);
+    for (kind, meas) in [
+        ("Relu", 61.3328),
+        ("Truncation", 4.84899),
+        ("Maxpool", 154.57),
+        ("Avgpool", 0.381312),
+        ("ArgMax", 0.109762),
+    ] {
+        let pred = mib(got[kind]);
+        assert!(
+            (pred - meas).abs() <= 0.0006 + 5e-6 * meas,
+            "sqnet {kind}: {pred} vs {meas}"
+        );
+    }
+    let (_, st) = cheetah_code_run(&sq, &p1);
+    assert_eq!(st.chosen_cots(0)[0], 138_571_184);
+    assert_eq!(st.extensions(0), [17, 4]);
+
+    let rn = load_network(&root().join("configs/models/resnet50-cheetah.json")).unwrap();
+    let p2 = NonlinearParams {
+        threads: 2,
+        cheetah_ferret: Refills::Replay,
+        ..NonlinearParams::default()
+    };
+    let got = kinds(&rn, &p2);
+    // (kind, measured MiB, relative tolerance)
+    for (kind, meas, tol) in [
+        ("Relu", 271.573, 0.004),
+        ("Truncation", 37.4886, 0.036),
+        ("Maxpool", 91.168, 0.00001),
+        ("Avgpool", 0.746439, 0.00001),
+        ("ArgMax", 0.109762, 0.00001),
+    ] {
+        let pred = mib(got[kind]);
+        assert!(
+            (pred - meas).abs() <= tol * meas + 0.0006,
+            "resnet50 {kind}: {pred} vs {meas}"
+        );
+    }
+    // All the non-linear kinds together: the refills only move between kinds; what is left is
+    // the unfused batch norm's truncation (100,352 x 2.5 bytes).
+    let all: u64 = got.values().sum();
+    let meas = 271.573 + 37.4886 + 91.168 + 0.746439 + 0.109762;
+    assert!(
+        (mib(all) + mib(100_352 * 5 / 2) - meas).abs() < 0.002,
+        "{} vs {meas}",
+        mib(all)
+    );
+
+    // Amortised refills (the default, additive per layer): within 5% on every kind, the total
+    // within 0.2% (it pays for the part of the last extension the run has not used yet).
+    for (n, threads, meas) in [
+        (&sq, 1, [61.3328, 4.84899, 154.57, 0.381312, 0.109762]),
+        (&rn, 2, [271.573, 37.4886, 91.168, 0.746439, 0.109762]),
+    ] {
+        let p = NonlinearParams {
+            threads,
+            ..NonlinearParams::default()
+        };
+        let got = kinds(n, &p);
+        let names = ["Relu", "Truncation", "Maxpool", "Avgpool", "ArgMax"];
+        for (kind, m) in names.iter().zip(meas) {
+            let e = (mib(got[kind]) - m) / m;
+            assert!(e.abs() < 0.05, "{} {kind}: {e}", n.name);
+        }
+        let all = mib(got.values().sum());
+        let m: f64 = meas.iter().sum();
+        assert!((all - m).abs() / m < 0.006, "{}: {all} vs {m}", n.name);
+    }
+
+    // The paper's per-element formulas, kept behind `"cheetah_nonlinear": "paper"`.
+    let old = kinds(
+        &sq,
+        &NonlinearParams {
+            threads: 1,
+            ..paper()
+        },
+    );
+    assert!(mib(old["Relu"]) > 2.0 * 61.3328);
 }

@@ -12,7 +12,10 @@
 //!   also share over the SIMD plaintext prime, so stria counts their non-linear layers with the
 //!   same CrypTFlow2 field protocols (a modelling choice: Gazelle's and GALA's own garbled-circuit
 //!   ReLUs are not modelled, so the HE packings compare on one non-linear baseline).
-//! - [`Protocol::Cheetah`]: its own VOLE/silent-OT rows over Z_(2^l) (background 6.3).
+//! - [`Protocol::Cheetah`]: its own silent-OT protocols over Z_(2^l). By default counted as
+//!   OpenCheetah's code sends them, Ferret's refills included ([`super::cheetah_nl`],
+//!   `"cheetah_nonlinear": "code"`); `"paper"` uses the Cheetah paper's per-element formulas
+//!   (background 6.3).
 //!
 //! With [`CryptflowShares::Ring`] the CrypTFlow2-family protocols use the Z_(2^l) rows of the
 //! OT-only CrypTFlow2 backend instead (exact millionaires' with leaf size `m` for DReLU/ReLU,
@@ -26,7 +29,9 @@ use crate::error::SpecError;
 use crate::net::{Layer, Network, Op};
 use serde::{Deserialize, Serialize};
 
-/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3).
+/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3); read by
+/// the paper's formulas only (`"cheetah_nonlinear": "paper"`): OpenCheetah's code runs one
+/// protocol, [`super::cheetah_nl`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheetahTruncation {
@@ -49,6 +54,18 @@ pub enum Cryptflow2Nonlinear {
     PaperBounds,
 }
 
+/// How Cheetah's non-linear protocols are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheetahNonlinear {
+    /// The bytes OpenCheetah's code sends, OT call by OT call, Ferret refills included
+    /// ([`super::cheetah_nl`]). Default.
+    #[default]
+    Code,
+    /// The Cheetah paper's per-element formulas (background 6.3), as stria counted before.
+    Paper,
+}
+
 /// Where the CrypTFlow2-family protocols (SCI_HE, Gazelle, GALA) hold their shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -65,8 +82,9 @@ pub enum CryptflowShares {
 /// Defaults and provenance: `lambda = 128` (OT security parameter); `l = 37` and `f = 12` (the
 /// share bit length and scale OpenCheetah's ResNet-50 programs run with, `ell=37 k=12` in its
 /// scripts, for both protocols); `eta = 37` (bits of SCI_HE's 37-bit prime, SCI
-/// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah's approximate truncation (`13*l`,
-/// the default class of background 6.3); CrypTFlow2-family shares in the prime field, counted
+/// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah counted from OpenCheetah's code
+/// (with the paper's formulas, the approximate truncation `13*l`, the default class of
+/// background 6.3); CrypTFlow2-family shares in the prime field, counted
 /// from SCI's code on 4 threads (the thread count of the published end-to-end runs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -87,6 +105,11 @@ pub struct NonlinearParams {
     pub cryptflow2_shares: CryptflowShares,
     /// Field protocols counted from SCI's code (default) or from the paper's bounds.
     pub cryptflow2_nonlinear: Cryptflow2Nonlinear,
+    /// Cheetah's protocols counted from OpenCheetah's code (default) or the paper's formulas.
+    pub cheetah_nonlinear: CheetahNonlinear,
+    /// How the code model charges Ferret's extensions: amortised per COT (default; layer costs
+    /// add up) or replayed from the pools' state across the run (exact to a whole run).
+    pub cheetah_ferret: super::cheetah_nl::Refills,
     /// Threads of the two-party run: SCI splits each ReLU, max-pool and division layer into this
     /// many chunks, each padded on its own (`Relu`, `MaxPool`, `funcFieldDivWrapper`).
     pub threads: u32,
@@ -106,6 +129,8 @@ impl Default for NonlinearParams {
             cheetah_truncation: CheetahTruncation::Approximate,
             cryptflow2_shares: CryptflowShares::Field,
             cryptflow2_nonlinear: Cryptflow2Nonlinear::Code,
+            cheetah_nonlinear: CheetahNonlinear::Code,
+            cheetah_ferret: super::cheetah_nl::Refills::Amortized,
             threads: 4,
             note: None,
         }
@@ -652,6 +677,13 @@ enum Model {
     Rates(Rates),
     /// SCI_HE's field protocols as its code sends them ([`super::sci_field`]).
     SciField { eta: u64, p: u64, threads: u64 },
+    /// Cheetah's protocols as OpenCheetah sends them ([`super::cheetah_nl`]); the Ferret pools
+    /// carry over from layer to layer.
+    CheetahCode {
+        l: u64,
+        f: u64,
+        state: std::cell::RefCell<super::cheetah_nl::CheetahState>,
+    },
 }
 
 fn per(n: u64, (bits, rounds): (u64, u64)) -> (u64, u64) {
@@ -660,6 +692,16 @@ fn per(n: u64, (bits, rounds): (u64, u64)) -> (u64, u64) {
 
 impl Model {
     fn new(protocol: Protocol, p: &NonlinearParams) -> Model {
+        if protocol == Protocol::Cheetah && p.cheetah_nonlinear == CheetahNonlinear::Code {
+            return Model::CheetahCode {
+                l: p.l as u64,
+                f: p.f as u64,
+                state: std::cell::RefCell::new(super::cheetah_nl::CheetahState::new(
+                    p.threads as u64,
+                    p.cheetah_ferret,
+                )),
+            };
+        }
         let field = protocol != Protocol::Cheetah && p.cryptflow2_shares == CryptflowShares::Field;
         if field && p.cryptflow2_nonlinear == Cryptflow2Nonlinear::Code {
             let (eta, prime) = super::sci_field::sci_prime(p.eta);
@@ -673,11 +715,19 @@ impl Model {
         }
     }
 
-    /// (bits, rounds) of `n` ReLUs.
-    fn relu(&self, n: u64) -> (u64, u64) {
-        match *self {
-            Model::Rates(r) => per(n, r.relu),
-            Model::SciField { eta, threads, .. } => {
+    /// (bits, rounds) of `n` ReLUs; `truncates`: a truncation follows (OpenCheetah's ReLU then
+    /// compares fewer bits).
+    fn relu(&self, n: u64, truncates: bool) -> (u64, u64) {
+        match self {
+            Model::CheetahCode { l, f, state } => cheetah_bits(
+                state
+                    .borrow_mut()
+                    .threaded(n, &|h: &mut super::cheetah_nl::RunHandle, c| {
+                        h.relu(c, *l, *f, truncates)
+                    }),
+            ),
+            &Model::Rates(r) => per(n, r.relu),
+            &Model::SciField { eta, threads, .. } => {
                 sci_bits(n, threads, |c| super::sci_field::relu_field(c, eta))
             }
         }
@@ -685,8 +735,15 @@ impl Model {
 
     /// (bits, rounds) of truncating `n` elements by `f` bits.
     fn trunc(&self, n: u64, msb_known: bool, f: u32) -> (u64, u64) {
-        match *self {
-            Model::Rates(r) => per(
+        match self {
+            Model::CheetahCode { state, .. } => cheetah_bits(
+                state
+                    .borrow_mut()
+                    .threaded(n, &|h: &mut super::cheetah_nl::RunHandle, c| {
+                        h.truncate(c, f as u64)
+                    }),
+            ),
+            &Model::Rates(r) => per(
                 n,
                 if msb_known {
                     r.trunc_before_relu
@@ -694,7 +751,7 @@ impl Model {
                     r.trunc
                 },
             ),
-            Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
+            &Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
                 super::sci_field::field_div(c, 1u64 << f, msb_known, eta, p)
             }),
         }
@@ -703,8 +760,16 @@ impl Model {
     /// (bits, rounds) of max-pooling `n` outputs over windows of `d`.
     fn maxpool(&self, n: u64, d: u64) -> (u64, u64) {
         let steps = d.saturating_sub(1);
-        match *self {
-            Model::Rates(r) => (
+        match self {
+            Model::CheetahCode { l, state, .. } => cheetah_bits(state.borrow_mut().threaded(
+                n,
+                &|h: &mut super::cheetah_nl::RunHandle, c| {
+                    for _ in 0..steps {
+                        h.relu_exact(c, *l);
+                    }
+                },
+            )),
+            &Model::Rates(r) => (
                 n * steps * r.relu.0,
                 if n > 0 {
                     sequential_rounds(d, r.relu.1)
@@ -712,7 +777,7 @@ impl Model {
                     0
                 },
             ),
-            Model::SciField { eta, threads, .. } => sci_bits(n, threads, |c| {
+            &Model::SciField { eta, threads, .. } => sci_bits(n, threads, |c| {
                 let one = super::sci_field::relu_field(c, eta);
                 super::sci_field::Traffic {
                     alice: steps * one.alice,
@@ -725,9 +790,16 @@ impl Model {
 
     /// (bits, rounds) of dividing `n` window sums by `d`.
     fn avgpool(&self, n: u64, d: u64, p: &NonlinearParams) -> (u64, u64) {
-        match *self {
-            Model::Rates(r) => per(n, r.avgpool(d, p)),
-            Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
+        match self {
+            Model::CheetahCode { l, state, .. } => cheetah_bits(
+                state
+                    .borrow_mut()
+                    .threaded(n, &|h: &mut super::cheetah_nl::RunHandle, c| {
+                        h.avgpool(c, d, *l)
+                    }),
+            ),
+            &Model::Rates(r) => per(n, r.avgpool(d, p)),
+            &Model::SciField { eta, p, threads } => sci_bits(n, threads, |c| {
                 super::sci_field::field_div(c, d, false, eta, p)
             }),
         }
@@ -735,12 +807,13 @@ impl Model {
 
     /// (bits, rounds) of an argmax over `d` values.
     fn argmax(&self, d: u64) -> (u64, u64) {
-        match *self {
-            Model::Rates(r) => (
+        match self {
+            Model::CheetahCode { l, state, .. } => cheetah_bits(state.borrow_mut().argmax(d, *l)),
+            &Model::Rates(r) => (
                 d.saturating_sub(1) * (r.relu.0 + r.mux),
                 tree_rounds(d, r.relu.1),
             ),
-            Model::SciField { eta, .. } => {
+            &Model::SciField { eta, .. } => {
                 let t = super::sci_field::argmax(d, eta);
                 (8 * t.bytes(), t.rounds)
             }
@@ -757,18 +830,25 @@ fn sci_bits(n: u64, threads: u64, f: impl Fn(u64) -> super::sci_field::Traffic) 
     (8 * t.bytes(), t.rounds)
 }
 
+/// Bits and rounds of a Cheetah layer.
+fn cheetah_bits(t: super::sci_field::Traffic) -> (u64, u64) {
+    (8 * t.bytes(), t.rounds)
+}
+
 /// A layer's cost and the bits of it that are truncation.
 fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (NlCost, u64) {
     let out = layer.output.elems();
-    let (trunc, (tb, tr)) = match t {
-        Truncation::None => (0, (0, 0)),
-        Truncation::BeforeProduct(n) => (n, m.trunc(n, false, p.f)),
-        Truncation::AfterRelu(n) => (n, m.trunc(n, true, p.f)),
+    // In the order the frameworks run them (the Cheetah model's Ferret pools are stateful): a
+    // truncation before a product first, one after a ReLU last.
+    let before = match t {
+        Truncation::BeforeProduct(n) => Some((n, m.trunc(n, false, p.f))),
+        _ => None,
     };
+    let truncates = matches!(t, Truncation::AfterRelu(_));
     let (relu, (bits, rounds)) = match &layer.op {
-        Op::Relu => (out, m.relu(out)),
+        Op::Relu => (out, m.relu(out, truncates)),
         Op::Relu6 => {
-            let (b, r) = m.relu(out);
+            let (b, r) = m.relu(out, truncates);
             (2 * out, (2 * b, r))
         }
         Op::MaxPool(pool) => (0, m.maxpool(out, pool.kh as u64 * pool.kw as u64)),
@@ -786,6 +866,11 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
         | Op::Flatten
         | Op::Shuffle { .. } => (0, (0, 0)),
     };
+    let (trunc, (tb, tr)) = match (before, t) {
+        (Some(x), _) => x,
+        (None, Truncation::AfterRelu(n)) => (n, m.trunc(n, true, p.f)),
+        _ => (0, (0, 0)),
+    };
     let cost = NlCost {
         relu,
         trunc,
@@ -800,9 +885,10 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 ///
 /// - ReLU: its elements, each one ReLU; ReLU6: two ReLUs per element (run in parallel).
 /// - Truncations where [`truncation_plan`] puts them: after a ReLU reading unreduced products
-///   (known MSB: Cheetah's `f + 4`-bit protocol, SCI's division without its DReLU), or before a
-///   product reading them (unknown MSB: Cheetah's approximate or faithful protocol, SCI's full
-///   division). The truncation is charged to the ReLU, or to the product that needs it.
+///   (known MSB: SCI's division without its DReLU; Cheetah's paper formula `f + 4` bits), or
+///   before a product reading them (unknown MSB: SCI's full division; Cheetah's paper
+///   approximate or faithful protocol). OpenCheetah's code runs the same `truncate_msb0` for
+///   both. The truncation is charged to the ReLU, or to the product that needs it.
 /// - Max-pool: `d - 1` comparisons (DReLU + MUX) per output element, `d = kh*kw`, rounds
 ///   sequential over the `d - 1` steps.
 /// - Average pool: one division by `d` per output element (`d = kh*kw`, or `H*W` of the input for
@@ -812,7 +898,9 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 ///
 /// Under `cryptflow2` (and the Gazelle/GALA packings, which share over the same prime field) with
 /// the default `"cryptflow2_nonlinear": "code"`, every figure is the byte count of SCI's code
-/// ([`super::sci_field`]), threads and padding included.
+/// ([`super::sci_field`]), threads and padding included; under `cheetah` with the default
+/// `"cheetah_nonlinear": "code"`, that of OpenCheetah's code ([`super::cheetah_nl`]), Ferret
+/// refills charged to the layer that triggers them.
 ///
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
@@ -836,6 +924,30 @@ pub fn network_nonlinear_split(
         .zip(truncation_plan(net))
         .map(|(layer, t)| layer_cost(layer, t, &model, p))
         .collect()
+}
+
+/// [`network_nonlinear_split`] under Cheetah's code model ([`super::cheetah_nl`], whatever
+/// `cheetah_nonlinear` says), with the Ferret and IKNP state the run ends in (chosen-choice COTs
+/// and, with [`super::cheetah_nl::Refills::Replay`], extensions per pool and thread).
+pub fn cheetah_code_run(
+    net: &Network,
+    p: &NonlinearParams,
+) -> (Vec<(NlCost, u64)>, super::cheetah_nl::CheetahState) {
+    let q = NonlinearParams {
+        cheetah_nonlinear: CheetahNonlinear::Code,
+        ..p.clone()
+    };
+    let model = Model::new(Protocol::Cheetah, &q);
+    let costs = net
+        .layers
+        .iter()
+        .zip(truncation_plan(net))
+        .map(|(layer, t)| layer_cost(layer, t, &model, &q))
+        .collect();
+    match model {
+        Model::CheetahCode { state, .. } => (costs, state.into_inner()),
+        _ => unreachable!("Cheetah's code model"),
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,8 @@
 //! change of direction of the socket).
 //!
 //! Checked against OpenCheetah's SCI_HE SqueezeNet run (1 thread): ReLU, max-pool, average pool
-//! and argmax traffic agree to the 0.001 MiB its log prints (see `tests/nonlinear.rs`).
+//! and argmax traffic agree to the 0.001 MiB its log prints, the fused truncations to the
+//! one-time base OTs of the division's IKNP (see `tests/nonlinear.rs`).
 
 use super::nonlinear::ceil_log2;
 
@@ -172,11 +173,11 @@ fn iknp_plain(n: u64, l: u64) -> Traffic {
 }
 
 /// Digits, last-digit width and triple counts of a radix-`MILL_PARAM` comparison on `bits` bits
-/// (`MillionaireProtocol::configure`): `(num_digits, r, num_triples_corr, num_triples_std)`.
+/// (`MillionaireProtocol::configure`; `sci::bitlen(x)` is `ceil(log2 x)`, `utils/utils.hpp`): `(num_digits, r, num_triples_corr, num_triples_std)`.
 fn mill_shape(bits: u64) -> (u64, u64, u64, u64) {
     let nd = bits.div_ceil(MILL_PARAM);
     let r = bits % MILL_PARAM;
-    let log_nd = 64 - nd.leading_zeros() as u64; // sci::bitlen
+    let log_nd = ceil_log2(nd); // sci::bitlen is ceil(log2 x) (utils/utils.hpp)
     let corr = (2 * nd).saturating_sub(2 + 2 * log_nd);
     (nd, r, corr, log_nd)
 }
@@ -362,8 +363,9 @@ mod tests {
         // 38 bits, radix 4: 10 digits, last digit 2 bits, bitlen(10) = 4 standard triples and
         // 2*10 - 2 - 8 = 10 correlated ones; the tree merges 9 times over 4 levels.
         assert_eq!(mill_shape(38), (10, 2, 10, 4));
-        // 14 bits (truncation by 2^12): 4 digits, r = 2, no correlated triples generated.
-        assert_eq!(mill_shape(14), (4, 2, 0, 3));
+        // 14 bits (truncation by 2^12): 4 digits, r = 2; `sci::bitlen(4)` = ceil(log2 4) = 2
+        // standard triples and 2*4 - 2 - 4 = 2 correlated ones (the tree's 3 + 1 ANDs).
+        assert_eq!(mill_shape(14), (4, 2, 2, 2));
     }
 
     #[test]

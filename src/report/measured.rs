@@ -205,8 +205,13 @@ pub fn adapt(run: &Run, s: &mut Setting) {
     }
 }
 
-/// Predicted bytes (both directions) and milliseconds per kind.
+/// Predicted bytes (both directions) and milliseconds per kind. A run is a whole network in
+/// order, so Cheetah's Ferret extensions are replayed from the pools' state as the run has them
+/// (`Refills::Replay`), not amortised per COT as the per-layer default does.
 pub fn predict(net: &Network, s: &Setting) -> Result<BTreeMap<String, (u64, f64)>, SpecError> {
+    let mut s = s.clone();
+    s.nonlinear.cheetah_ferret = crate::packing::cheetah_nl::Refills::Replay;
+    let s = &s;
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
     let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear);
     let mut out: BTreeMap<String, (u64, f64)> = BTreeMap::new();
