@@ -342,19 +342,11 @@ impl Run<'_> {
         self.kkot(Dir::A, 16, nc * nd, 2, 1);
         // `sci::bitlen(x)` is `ceil(log2 x)` (`utils/utils.hpp`).
         self.triples((2 * nd).saturating_sub(2 + ceil_log2(nd)) * nc);
-        let mut i = 1;
-        while i < nd {
-            let mut ands = 0;
-            let mut j = 0;
-            while j + i < nd {
-                ands += if j == 0 { 1 } else { 2 };
-                j += 2 * i;
-            }
+        for ands in super::sci_field::and_levels(nd) {
             let each = 2 * ands * nc / 8;
             self.send(Dir::A, each);
             self.send(Dir::B, each);
             self.t.rounds += 1;
-            i *= 2;
         }
     }
 

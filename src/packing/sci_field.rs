@@ -186,6 +186,24 @@ fn mill_shape(bits: u64) -> (u64, u64, u64, u64) {
 /// AND tree of `traverse_and_compute_ANDs` for `nc` comparisons of `nd` digits.
 fn triples_and_tree(nd: u64, corr: u64, std: u64, nc: u64) -> Traffic {
     let mut t = kkot(8, corr * nc / 2, 2).then(kkot(16, std * nc / 2, 2));
+    for ands in and_levels(nd) {
+        // Each party sends e and f: one bit each per AND and comparison.
+        let each = 2 * ands * nc / 8;
+        t = t.then(Traffic {
+            alice: each,
+            bob: each,
+            rounds: 1,
+        });
+    }
+    t
+}
+
+/// ANDs per level of the millionaires' combining tree over `nd` digits
+/// (`MillionaireProtocol::traverse_and_compute_ANDs`): level `i = 1, 2, 4, ...` merges node `j`
+/// with `j + i`; the merge into the first node needs one AND (comparison), every other merge two
+/// (comparison and equality). The same tree runs under SCI_HE and Cheetah.
+pub fn and_levels(nd: u64) -> Vec<u64> {
+    let mut levels = Vec::new();
     let mut i = 1;
     while i < nd {
         let mut ands = 0;
@@ -194,16 +212,10 @@ fn triples_and_tree(nd: u64, corr: u64, std: u64, nc: u64) -> Traffic {
             ands += if j == 0 { 1 } else { 2 };
             j += 2 * i;
         }
-        // Each party sends e and f: one bit each per AND and comparison.
-        let each = 2 * ands * nc / 8;
-        t = t.then(Traffic {
-            alice: each,
-            bob: each,
-            rounds: 1,
-        });
+        levels.push(ands);
         i *= 2;
     }
-    t
+    levels
 }
 
 /// `MillionaireProtocol::compare` of `num_cmps` values on `bits` bits (non-`WAN_EXEC` build).
