@@ -482,9 +482,10 @@ impl Builder<'_> {
                     Producer::ConvOrFc,
                 ))
             }
-            Node::Batchnorm(_) => {
-                let folded =
-                    self.fold_batchnorm && self.tensors[src].producer == Producer::ConvOrFc;
+            Node::Batchnorm(b) => {
+                let folded = self.fold_batchnorm
+                    && b.fold
+                    && self.tensors[src].producer == Producer::ConvOrFc;
                 // A folded BN is part of the conv/fc; the next BN cannot fold again.
                 Ok(self.push(path, Op::BatchNorm { folded }, x, x, Producer::Other))
             }

@@ -116,7 +116,7 @@ pub enum Node {
     Conv(ConvSpec),
     Depthwise(DepthwiseSpec),
     Fc(FcSpec),
-    Batchnorm(Plain),
+    Batchnorm(BatchnormSpec),
     Relu(Plain),
     Relu6(Plain),
     Maxpool(PoolSpec),
@@ -134,6 +134,19 @@ pub enum Node {
     Bottleneck(BottleneckSpec),
     InvertedResidual(InvertedResidualSpec),
     StriaBlock(StriaBlockSpec),
+}
+
+/// A batch norm: folded into the conv or fc it directly follows unless `fold` is `false` (or the
+/// network's `fold_batchnorm` is), then evaluated as an element-wise product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchnormSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub fold: bool,
 }
 
 /// Every node may carry a name and an explicit input tensor reference.
@@ -478,6 +491,15 @@ pub(crate) fn nm(n: &str) -> Option<String> {
 }
 
 /// A parameterless layer such as `plain_node(Node::Relu, "relu")`.
+/// A named batch norm that folds where it can.
+pub(crate) fn bn_node(n: &str) -> Node {
+    Node::Batchnorm(BatchnormSpec {
+        name: nm(n),
+        input: None,
+        fold: true,
+    })
+}
+
 pub(crate) fn plain_node(kind: fn(Plain) -> Node, n: &str) -> Node {
     kind(Plain {
         name: nm(n),
@@ -506,7 +528,7 @@ pub(crate) fn conv_node(n: &str, out: u32, k: u32, s: u32, p: u32) -> ConvSpec {
 pub(crate) fn conv_bn_nodes(i: u32, out: u32, k: u32, s: u32, p: u32) -> Vec<Node> {
     vec![
         Node::Conv(conv_node(&format!("conv{i}"), out, k, s, p)),
-        plain_node(Node::Batchnorm, &format!("bn{i}")),
+        bn_node(&format!("bn{i}")),
     ]
 }
 
@@ -535,7 +557,7 @@ fn resnet_tail(mut layers: Vec<Node>, body_out: &str, in_c: u32, out: u32, s: u3
             input: nm("input"),
             ..conv_node("downsample", out, 1, s, 0)
         }));
-        layers.push(plain_node(Node::Batchnorm, "downsample_bn"));
+        layers.push(bn_node("downsample_bn"));
         "downsample_bn"
     } else {
         "input"
@@ -640,7 +662,7 @@ impl InvertedResidualSpec {
                 kernel_shape: KernelShape::Dense,
                 accum: Accum::HeRotate,
             }),
-            plain_node(Node::Batchnorm, "bn2"),
+            bn_node("bn2"),
             plain_node(Node::Relu6, "relu2"),
         ]);
         body.extend(conv_bn_nodes(3, c, 1, 1, 0));
@@ -648,7 +670,7 @@ impl InvertedResidualSpec {
             (1, true) => Vec::new(),
             (1, false) if self.projection => vec![
                 Node::Conv(conv_node("shortcut", c, 1, 1, 0)),
-                plain_node(Node::Batchnorm, "shortcut_bn"),
+                bn_node("shortcut_bn"),
             ],
             _ => return Ok(block_node(body)),
         };
@@ -726,7 +748,7 @@ impl StriaBlockSpec {
         };
         let mut layers = vec![
             pointwise("conv1", mid, 1),
-            plain_node(Node::Batchnorm, "bn1"),
+            bn_node("bn1"),
             plain_node(Node::Relu, "relu1"),
             shuffle("shuffle1"),
             Node::Depthwise(DepthwiseSpec {
@@ -740,11 +762,11 @@ impl StriaBlockSpec {
                 kernel_shape: self.kernel_shape,
                 accum: self.accum,
             }),
-            plain_node(Node::Batchnorm, "bn2"),
+            bn_node("bn2"),
             plain_node(Node::Relu, "relu2"),
             shuffle("shuffle2"),
             pointwise("conv3", out, 1),
-            plain_node(Node::Batchnorm, "bn3"),
+            bn_node("bn3"),
         ];
         let shortcut = if s != 1 || in_c != out {
             layers.push(Node::Conv(ConvSpec {
@@ -754,7 +776,7 @@ impl StriaBlockSpec {
                     _ => unreachable!(),
                 }
             }));
-            layers.push(plain_node(Node::Batchnorm, "downsample_bn"));
+            layers.push(bn_node("downsample_bn"));
             "downsample_bn"
         } else {
             "input"
@@ -775,8 +797,8 @@ impl Node {
             Node::Conv(s) => s.name.as_deref(),
             Node::Depthwise(s) => s.name.as_deref(),
             Node::Fc(s) => s.name.as_deref(),
-            Node::Batchnorm(s)
-            | Node::Relu(s)
+            Node::Batchnorm(s) => s.name.as_deref(),
+            Node::Relu(s)
             | Node::Relu6(s)
             | Node::GlobalAvgpool(s)
             | Node::Flatten(s)
@@ -799,8 +821,8 @@ impl Node {
             Node::Conv(s) => s.input.as_deref(),
             Node::Depthwise(s) => s.input.as_deref(),
             Node::Fc(s) => s.input.as_deref(),
-            Node::Batchnorm(s)
-            | Node::Relu(s)
+            Node::Batchnorm(s) => s.input.as_deref(),
+            Node::Relu(s)
             | Node::Relu6(s)
             | Node::GlobalAvgpool(s)
             | Node::Flatten(s)
