@@ -193,7 +193,8 @@ fn presets_equal_files() {
 fn shipped_priors() {
     let p = priors();
     assert_eq!(p.name, "published-priors");
-    assert!(p.note.contains("7.4"));
+    // The note names the published sources the figures come from.
+    assert!(p.note.contains("Gazelle Table 6") && p.note.contains("GALA Table I"));
     let got: Vec<(u64, u32)> = p.entries.iter().map(|e| (e.n, e.primes)).collect();
     assert_eq!(
         got,

@@ -86,32 +86,32 @@ impl Link {
             "lan" => (
                 3000.0,
                 0.3,
-                "OpenCheetah scripts/throttle.sh LAN setting: tbf rate 3000mbit, netem delay 0.15 ms on loopback (crossed twice per round trip, so RTT 0.3 ms); background.md 7.3",
+                "OpenCheetah scripts/throttle.sh LAN setting: tbf rate 3000mbit, netem delay 0.15 ms on loopback (crossed twice per round trip, so RTT 0.3 ms)",
             ),
             "wan" => (
                 400.0,
                 40.0,
-                "OpenCheetah scripts/throttle.sh WAN setting: tbf rate 400mbit, netem delay 20 ms on loopback (crossed twice per round trip, so RTT 40 ms); background.md 7.3",
+                "OpenCheetah scripts/throttle.sh WAN setting: tbf rate 400mbit, netem delay 20 ms on loopback (crossed twice per round trip, so RTT 40 ms)",
             ),
             "cf2-lan" => (
                 3016.0,
                 0.3,
-                "CrypTFlow2 Sec. 7 LAN testbed: 377 MBps, 0.3 ms echo latency; stria reads MB = 10^6 bytes (the paper does not say), so 377 MB/s = 3016 Mbit/s; background.md 7.3",
+                "CrypTFlow2 Sec. 7 LAN testbed: 377 MBps, 0.3 ms echo latency; stria reads MB = 10^6 bytes (the paper does not say), so 377 MB/s = 3016 Mbit/s",
             ),
             "cf2-wan" => (
                 320.0,
                 80.0,
-                "CrypTFlow2 Sec. 7 WAN testbed (transatlantic): 40 MBps, 80 ms echo latency; stria reads MB = 10^6 bytes (the paper does not say), so 40 MB/s = 320 Mbit/s; background.md 7.3",
+                "CrypTFlow2 Sec. 7 WAN testbed (transatlantic): 40 MBps, 80 ms echo latency; stria reads MB = 10^6 bytes (the paper does not say), so 40 MB/s = 320 Mbit/s",
             ),
             "cheetah-lan" => (
                 3072.0,
                 0.3,
-                "Cheetah Sec. 6.1 LAN: about 384 MBps, about 0.3 ms RTT; stria reads MB = 10^6 bytes for bandwidth (the paper defines 1 MB = 2^20 B only for traffic), so 384 MB/s = 3072 Mbit/s; background.md 7.3",
+                "Cheetah Sec. 6.1 LAN: about 384 MBps, about 0.3 ms RTT; stria reads MB = 10^6 bytes for bandwidth (the paper defines 1 MB = 2^20 B only for traffic), so 384 MB/s = 3072 Mbit/s",
             ),
             "cheetah-wan" => (
                 352.0,
                 40.0,
-                "Cheetah Sec. 6.1 WAN: about 44 MBps, about 40 ms RTT; stria reads MB = 10^6 bytes for bandwidth (the paper defines 1 MB = 2^20 B only for traffic), so 44 MB/s = 352 Mbit/s; background.md 7.3",
+                "Cheetah Sec. 6.1 WAN: about 44 MBps, about 40 ms RTT; stria reads MB = 10^6 bytes for bandwidth (the paper defines 1 MB = 2^20 B only for traffic), so 44 MB/s = 352 Mbit/s",
             ),
             _ => return None,
         };
