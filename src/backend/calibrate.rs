@@ -379,6 +379,9 @@ impl<'a> Bench<'a> {
             enc_us: need(Op::Encrypt)?,
             dec_us: need(Op::Decrypt)?,
             ntt_us: Some(need(Op::Ntt)?),
+            encode_us: None,
+            save_us: None,
+            load_us: None,
         })
     }
 }

@@ -227,6 +227,18 @@ pub struct ProfileEntry {
     /// One forward NTT of all primes (informational; not used by [`price_layer`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ntt_us: Option<f64>,
+    /// Encoding one plaintext (SIMD batch encoding, or the coefficient copy of Cheetah's
+    /// polynomial encoding). Measured by the SEAL micro-benchmark; used by the frameworks' time
+    /// model (`report::timing`), not by [`price_layer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode_us: Option<f64>,
+    /// Serializing one fresh-level ciphertext the way the framework sends it (SEAL `save`, with
+    /// the framework's compression). Same use as `encode_us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_us: Option<f64>,
+    /// Deserializing one such ciphertext (SEAL `load`). Same use as `encode_us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_us: Option<f64>,
 }
 
 /// Cost shape of one linear op (Add, NTT-form ScMult) at fixed L: `N`.
@@ -279,6 +291,9 @@ impl ProfileEntry {
             enc_us: self.enc_us * nln,
             dec_us: self.dec_us * nln,
             ntt_us: self.ntt_us.map(|v| v * nln),
+            encode_us: self.encode_us.map(|v| v * nln),
+            save_us: self.save_us.map(|v| v * lin),
+            load_us: self.load_us.map(|v| v * lin),
         }
     }
 
@@ -304,6 +319,9 @@ impl ProfileEntry {
             ("enc_us", Some(self.enc_us)),
             ("dec_us", Some(self.dec_us)),
             ("ntt_us", self.ntt_us),
+            ("encode_us", self.encode_us),
+            ("save_us", self.save_us),
+            ("load_us", self.load_us),
         ];
         for (field, v) in times {
             if let Some(v) = v
