@@ -267,6 +267,17 @@ enum Command {
         /// Link for the prediction (default: the run's shaping, lan for an unshaped loopback).
         #[arg(long)]
         link: Option<String>,
+        /// Predict times with this fitted framework time model (from `--fit-time`) instead of
+        /// stria's latency model.
+        #[arg(long, conflicts_with = "fit_time")]
+        time_model: Option<PathBuf>,
+        /// Fit a framework time model on these runs and write it (JSON) to this file; needs
+        /// --seal-profile. Prints the fitted terms.
+        #[arg(long, requires = "seal_profile")]
+        fit_time: Option<PathBuf>,
+        /// SEAL cost profile (from scripts/frameworks/seal-bench.sh) for --fit-time.
+        #[arg(long)]
+        seal_profile: Option<PathBuf>,
         #[command(flatten)]
         knobs: Knobs,
         /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
@@ -615,14 +626,31 @@ fn run(cli: Cli) -> Result<()> {
             dirs,
             spec,
             link,
+            time_model,
+            fit_time,
+            seal_profile,
             knobs,
             format,
             output,
         } => {
-            use stria::report::measured;
+            use stria::report::{measured, timing};
             let loaded = load_knobs(&knobs)?;
             let root = std::env::current_dir()?;
+            let model = match &time_model {
+                Some(p) => {
+                    let mut m = timing::load(p)?;
+                    m.seal_profile.file = p.display().to_string();
+                    Some(m)
+                }
+                None => None,
+            };
+            let seal = match (&model, &seal_profile) {
+                (Some(m), _) => Some(m.seal_profile.clone()),
+                (None, Some(p)) => Some(load_profile(p)?),
+                (None, None) => None,
+            };
             let mut rows = Vec::new();
+            let mut obs = Vec::new();
             for dir in &dirs {
                 let run = measured::read_run(dir)?;
                 let protocol = measured::protocol_of(&run)?;
@@ -646,8 +674,29 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(p) = knobs.key_policy {
                     s.count.key_policy = p;
                 }
-                let predicted = measured::predict(&net, &s)?;
-                rows.extend(measured::compare(&run, &predicted));
+                let predicted = measured::predict(&net, &s, seal.as_ref())?;
+                if fit_time.is_some() {
+                    obs.push(measured::observation(&run, &predicted));
+                    continue;
+                }
+                let file = time_model
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                rows.extend(measured::compare(
+                    &run,
+                    &predicted,
+                    model.as_ref().map(|m| (m, file.as_str())),
+                )?);
+            }
+            if let (Some(out), Some(seal)) = (&fit_time, seal) {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+                let m = timing::fit("frameworks-time", cores, seal, &obs)
+                    .map_err(|e| anyhow::anyhow!("--fit-time: {e}"))?;
+                let json = serde_json::to_string_pretty(&m)? + "\n";
+                stria::io::write_output(out, json.as_bytes())?;
+                let text = timing::terms_table(&m);
+                return emit(&text, output.as_deref());
             }
             let text = match Format::pick(format, output.as_deref()) {
                 Format::Table => measured::table(&rows),

@@ -25,7 +25,7 @@ fn rows(name: &str) -> Vec<stria::report::measured::KindRow> {
     );
     s.count.cheetah.plain_bits = s.nonlinear.l;
     stria::report::measured::adapt(&run, &mut s);
-    compare(&run, &predict(&net, &s).unwrap())
+    compare(&run, &predict(&net, &s, None).unwrap(), None).unwrap()
 }
 
 fn err(rows: &[stria::report::measured::KindRow], kind: &str) -> f64 {

@@ -129,6 +129,7 @@ wait "$CLIENT_PID"; CLIENT_RC=$?; CLIENT_PID=
 wait "$SERVER_PID"; SERVER_RC=$?; SERVER_PID=
 set -e
 WALL=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for p in server client; do
   { echo; echo "# /usr/bin/time -v"; cat $p.time 2>/dev/null || true; } >> $p.log
@@ -161,7 +162,9 @@ cpu_flags=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   echo "exit status: server $SERVER_RC, client $CLIENT_RC${TIMEOUT:+ (timeout $TIMEOUT s)}"
   echo "complete: $([[ $COMPLETE == 1 ]] && echo yes || echo 'NO: partial run, logs end where it stopped')"
   echo "nice: $(nice)"
+  echo "scheduling group: $(cat /proc/self/autogroup 2>/dev/null || echo none)"
   echo "load average at start: $LOAD0"
+  echo "load average at end: $LOAD1"
   echo "OpenCheetah commit: $(cat "$SRC/.pinned-commit" 2>/dev/null || echo unknown)"
   echo "OpenCheetah patches: $(cd "$HERE/patches" && ls *.patch | tr '\n' ' ')"
   echo "cpu model: $cpu_model"

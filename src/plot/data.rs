@@ -557,9 +557,10 @@ pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
         let link = if run.link == "wan" { "wan" } else { "lan" };
         let mut s = setting(protocol, link)?;
         measured::adapt(&run, &mut s);
-        let predicted = measured::predict(&net, &s).map_err(|e| anyhow!("{e}"))?;
+        let predicted = measured::predict(&net, &s, None).map_err(|e| anyhow!("{e}"))?;
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-        let points = measured::compare(&run, &predicted)
+        let points = measured::compare(&run, &predicted, None)
+            .map_err(|e| anyhow!("{e}"))?
             .into_iter()
             .filter(|r| r.kind != "total" && r.predicted_bytes > 0 && r.measured_bytes > 0)
             .map(|r| ValidationPoint {

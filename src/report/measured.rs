@@ -16,6 +16,8 @@
 //! pools and argmax into theirs. Times are the layers' predicted milliseconds, a ReLU's split
 //! between `Relu` and `Truncation` in proportion to their bytes.
 
+use super::timing::{KindWork, Observation, TimeModel, layer_elements, seal_calls, seal_us};
+use crate::cost::price::{CostProfile, primes_for};
 use crate::error::SpecError;
 use crate::eval::{Setting, evaluate};
 use crate::net::{Network, Op};
@@ -205,42 +207,74 @@ pub fn adapt(run: &Run, s: &mut Setting) {
     }
 }
 
-/// Predicted bytes (both directions) and milliseconds per kind. A run is a whole network in
-/// order, so Cheetah's Ferret extensions are replayed from the pools' state as the run has them
-/// (`Refills::Replay`), not amortised per COT as the per-layer default does.
-pub fn predict(net: &Network, s: &Setting) -> Result<BTreeMap<String, (u64, f64)>, SpecError> {
+/// One kind's prediction: bytes (both directions), stria's latency model's milliseconds, and
+/// the work the framework time model prices ([`super::timing`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct KindPred {
+    pub bytes: u64,
+    pub ms: f64,
+    pub work: KindWork,
+}
+
+/// Predicted traffic, time and work per kind. A run is a whole network in order, so Cheetah's
+/// Ferret extensions are replayed from the pools' state as the run has them
+/// (`Refills::Replay`), not amortised per COT as the per-layer default does. With `seal`, each
+/// linear layer's SEAL calls ([`seal_calls`]) are priced with that profile's entry for the
+/// layer's ring degree at the protocol's fresh level.
+pub fn predict(
+    net: &Network,
+    s: &Setting,
+    seal: Option<&CostProfile>,
+) -> Result<BTreeMap<String, KindPred>, SpecError> {
     let mut s = s.clone();
     s.nonlinear.cheetah_ferret = crate::packing::cheetah_nl::Refills::Replay;
     let s = &s;
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
     let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear);
-    let mut out: BTreeMap<String, (u64, f64)> = BTreeMap::new();
-    let mut put = |k: &str, bytes: u64, ms: f64| {
+    let mut out: BTreeMap<String, KindPred> = BTreeMap::new();
+    let mut put = |k: &str, bytes: u64, ms: f64, seal_us: f64, units: u64| {
         let e = out.entry(k.to_string()).or_default();
-        e.0 += bytes;
-        e.1 += ms;
+        e.bytes += bytes;
+        e.ms += ms;
+        e.work.seal_us += seal_us;
+        e.work.units += units;
     };
-    for ((layer, e), (_, trunc_bits)) in net.layers.iter().zip(&evals).zip(&split) {
+    for ((layer, e), (nl, trunc_bits)) in net.layers.iter().zip(&evals).zip(&split) {
         let he = e.cost.counts.bytes_up + e.cost.counts.bytes_down;
         let trunc = trunc_bits.div_ceil(8);
-        let nl = e.nonlinear_bytes;
+        let nlb = e.nonlinear_bytes;
         // Truncation time: its share of the layer's non-linear time, by bytes.
-        let trunc_ms = if nl > 0 {
-            e.nonlinear_ms * trunc as f64 / nl as f64
+        let trunc_ms = if nlb > 0 {
+            e.nonlinear_ms * trunc as f64 / nlb as f64
         } else {
             0.0
         };
-        put("Truncation", trunc, trunc_ms);
+        put("Truncation", trunc, trunc_ms, 0.0, nl.trunc);
         let rest_ms = e.price.latency_ms - trunc_ms;
+        let seal_us = match (seal, e.cost.n) {
+            (Some(p), Some(n)) => {
+                let entry = p.entry(n, primes_for(s.count.protocol))?;
+                seal_us(
+                    &seal_calls(s.count.protocol, &e.cost.counts),
+                    &entry,
+                    &p.file,
+                )?
+            }
+            _ => 0.0,
+        };
+        let linear = |k: &str, put: &mut dyn FnMut(&str, u64, f64, f64, u64)| {
+            let bytes = he + nlb - trunc;
+            put(k, bytes, rest_ms, seal_us, bytes)
+        };
         match layer.op {
-            Op::Conv(_) => put("Conv", he + nl - trunc, rest_ms),
-            Op::Fc => put("MatMul", he + nl - trunc, rest_ms),
-            Op::BatchNorm { folded: false } => put("BatchNorm", he + nl - trunc, rest_ms),
-            Op::Relu | Op::Relu6 => put("Relu", nl - trunc, rest_ms),
-            Op::MaxPool(_) => put("Maxpool", nl - trunc, rest_ms),
-            Op::AvgPool(_) | Op::GlobalAvgPool => put("Avgpool", nl - trunc, rest_ms),
-            Op::Argmax => put("ArgMax", nl - trunc, rest_ms),
-            _ => {}
+            Op::Conv(_) => linear("Conv", &mut put),
+            Op::Fc => linear("MatMul", &mut put),
+            Op::BatchNorm { folded: false } => linear("BatchNorm", &mut put),
+            _ => {
+                if let Some((k, units)) = layer_elements(layer, nl.relu) {
+                    put(k, nlb - trunc, rest_ms, 0.0, units);
+                }
+            }
         }
     }
     Ok(out)
@@ -264,36 +298,53 @@ fn rel(pred: f64, meas: f64) -> Option<f64> {
     (meas > 0.0).then(|| 100.0 * (pred - meas) / meas)
 }
 
-/// Rows per kind (those with measured or predicted traffic or time) and a `total` row.
-pub fn compare(run: &Run, predicted: &BTreeMap<String, (u64, f64)>) -> Vec<KindRow> {
-    let name = run
-        .dir
+/// The run's directory name.
+pub fn run_name(run: &Run) -> String {
+    run.dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Rows per kind (those with measured or predicted traffic or time) and a `total` row. Times are
+/// stria's latency model's, or with `time` (a fitted model and its file) the framework time
+/// model's ([`super::timing`]); the total then adds the model's set-up seconds.
+pub fn compare(
+    run: &Run,
+    predicted: &BTreeMap<String, KindPred>,
+    time: Option<(&TimeModel, &str)>,
+) -> Result<Vec<KindRow>, SpecError> {
+    let name = run_name(run);
     let mut rows = Vec::new();
     let (mut pb, mut mb, mut ps) = (0u64, 0u64, 0.0f64);
     for k in KINDS {
         let measured = run.server_bytes.get(k).copied().unwrap_or(0)
             + run.client_bytes.get(k).copied().unwrap_or(0);
-        let (pred, ms) = predicted.get(k).copied().unwrap_or((0, 0.0));
+        let p = predicted.get(k).copied().unwrap_or_default();
         let measured_s = run.seconds.get(k).copied();
-        if measured == 0 && pred == 0 && measured_s.unwrap_or(0.0) == 0.0 {
+        if measured == 0 && p.bytes == 0 && measured_s.unwrap_or(0.0) == 0.0 {
             continue;
         }
-        pb += pred;
+        let secs = match time {
+            Some((m, file)) => m.kind_seconds(file, &run.protocol, run.threads, k, &p.work)?,
+            None => p.ms / 1000.0,
+        };
+        pb += p.bytes;
         mb += measured;
-        ps += ms / 1000.0;
+        ps += secs;
         rows.push(KindRow {
             run: name.clone(),
             kind: k.to_string(),
-            predicted_bytes: pred,
+            predicted_bytes: p.bytes,
             measured_bytes: measured,
-            bytes_error_pct: rel(pred as f64, measured as f64),
-            predicted_s: ms / 1000.0,
+            bytes_error_pct: rel(p.bytes as f64, measured as f64),
+            predicted_s: secs,
             measured_s,
-            time_error_pct: measured_s.and_then(|m| rel(ms / 1000.0, m)),
+            time_error_pct: measured_s.and_then(|m| rel(secs, m)),
         });
+    }
+    if let Some((m, _)) = time {
+        ps += m.setup_seconds(&run.protocol, run.threads).unwrap_or(0.0);
     }
     rows.push(KindRow {
         run: name,
@@ -305,7 +356,19 @@ pub fn compare(run: &Run, predicted: &BTreeMap<String, (u64, f64)>) -> Vec<KindR
         measured_s: run.total_s,
         time_error_pct: run.total_s.and_then(|m| rel(ps, m)),
     });
-    rows
+    Ok(rows)
+}
+
+/// A run and its prediction as a calibration observation for [`super::timing::fit`].
+pub fn observation(run: &Run, predicted: &BTreeMap<String, KindPred>) -> Observation {
+    Observation {
+        run: run_name(run),
+        protocol: run.protocol.clone(),
+        threads: run.threads,
+        work: predicted.iter().map(|(k, p)| (k.clone(), p.work)).collect(),
+        measured_s: run.seconds.clone(),
+        total_s: run.total_s,
+    }
 }
 
 /// Mean absolute percentage error over the per-kind rows (not the totals) that have one.

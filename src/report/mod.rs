@@ -2,6 +2,7 @@
 //! rows, and the side-by-side `compare` table.
 
 pub mod measured;
+pub mod timing;
 
 use crate::cost::OpCounts;
 use crate::eval::{LayerEval, Setting, Totals};
