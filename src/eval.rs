@@ -27,7 +27,7 @@ impl Setting {
     /// The framework's own counting settings for `protocol`, the default non-linear parameters,
     /// the given link and the default (measured) cost profile. Cheetah's plaintext modulus is
     /// `2^l` with `l` from the non-linear parameters.
-    pub fn new(protocol: crate::packing::Protocol, link: Link) -> Setting {
+    pub fn new(protocol: crate::he::Protocol, link: Link) -> Setting {
         let nonlinear = NonlinearParams::default();
         let mut count = CountConfig::new(protocol);
         count.cheetah.plain_bits = nonlinear.l;

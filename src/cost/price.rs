@@ -21,7 +21,7 @@
 
 use crate::cost::{LevelMix, OpCounts};
 use crate::error::SpecError;
-use crate::packing::Protocol;
+use crate::he::Protocol;
 use serde::{Deserialize, Serialize};
 use std::ops::{Add, AddAssign};
 use std::path::Path;

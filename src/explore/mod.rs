@@ -32,7 +32,7 @@ pub fn load(
 pub fn load_with(
     path: &std::path::Path,
     generator: Option<Generator>,
-    protocol: Option<crate::packing::Protocol>,
+    protocol: Option<crate::he::Protocol>,
     link: Option<&str>,
 ) -> Result<Compiled, crate::error::SpecError> {
     let (mut space, mut text) = load_space(path)?;

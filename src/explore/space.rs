@@ -19,8 +19,8 @@
 
 use crate::error::SpecError;
 use crate::he::KeyPolicy;
+use crate::he::Protocol;
 use crate::net::spec::{Accum, InputSpec, KernelShape};
-use crate::packing::Protocol;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;

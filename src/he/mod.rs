@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
+pub mod protocol;
 pub mod seal_wire;
+
+pub use protocol::{Protocol, SciBuild};
 
 /// How Galois keys are provisioned, which decides what a rotation by `k` costs in key switches
 /// (background.md section 1.6).

@@ -1180,7 +1180,7 @@ pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packing::Protocol;
+    use crate::he::Protocol;
 
     /// With dense weights (G = 1) and every partial sum live, the live plan is SCI_HE's plan: the
     /// strided `he-rotate` counts equal [`dense_subconv`]'s field by field.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cost::price::{CostProfile, load_link};
 use crate::eval::{LayerEval, Setting, evaluate};
+use crate::he::Protocol;
 use crate::net::{Network, load_network};
-use crate::packing::Protocol;
 
 /// One HE layer of the `layers` figure.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,7 +24,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-use crate::packing::Protocol;
+use crate::he::Protocol;
 
 /// The embedded font (DejaVu Sans 2.37; licence in `assets/fonts/LICENSE`).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

@@ -20,8 +20,8 @@ use super::timing::{KindWork, Observation, TimeModel, layer_elements, seal_calls
 use crate::cost::price::{CostProfile, primes_for};
 use crate::error::SpecError;
 use crate::eval::{Setting, evaluate};
+use crate::he::Protocol;
 use crate::net::{Network, Op};
-use crate::packing::Protocol;
 use crate::packing::nonlinear::network_nonlinear_split;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -202,7 +202,7 @@ pub fn default_spec(run: &Run, root: &Path) -> Result<PathBuf, SpecError> {
 pub fn adapt(run: &Run, s: &mut Setting) {
     s.nonlinear.threads = run.threads;
     if s.count.protocol == Protocol::Cryptflow2 {
-        s.count.sci_build = crate::packing::SciBuild::OpenCheetah;
+        s.count.sci_build = crate::he::SciBuild::OpenCheetah;
         s.count.key_policy = crate::he::KeyPolicy::Pow2Naf;
     }
 }

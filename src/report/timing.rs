@@ -28,8 +28,8 @@
 use crate::cost::OpCounts;
 use crate::cost::price::{CostProfile, ProfileEntry};
 use crate::error::SpecError;
+use crate::he::Protocol;
 use crate::net::{Layer, Op};
-use crate::packing::Protocol;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
