@@ -119,7 +119,9 @@ for r in rows:
         dec = (f'dec = Decryptor::decrypt at {L} prime(s) (HomConv2DSS::decryptToTensor decrypts the server\'s '
                'results at 1 prime)')
         encode = ("encode = Plaintext resize to N and modulo_poly_coeffs of N coefficients mod t "
-                  "(gemini/cheetah/tensor_encoder.cc, the last step of TensorEncoder's encoders)")
+                  "(gemini/cheetah/tensor_encoder.cc, the last step of TensorEncoder's encoders); the batch "
+                  "encoding HomBNSS uses for batch norm with CRT plain primes (hom_bn_ss.cc, BatchEncoder::encode "
+                  f'of 4096 slots, 37-bit batching prime) = {r["encode_batch_us"]:.2f} us')
     else:
         ks = ("key switch = rotate_rows(ct, 1, gal_keys, out) (one key switch; conv-field.cpp filter_rotations / "
               f'HE_output_rotations, fc-field.cpp); rotate_columns = {r["rotate_columns_us"]:.2f} us')

@@ -245,6 +245,16 @@ void add_cheetah(std::vector<Level> &levels, std::vector<std::shared_ptr<Set>> &
                              ept->resize(N);
                              util::modulo_poly_coeffs(coeffs->data(), N, tmod, ept->data());
                          }, {} });
+        // batch encode at N = 4096 (a 37-bit batching prime; the key-switch stand-in context):
+        // hom_bn_ss.cc HomBNSS encodes batch-norm vectors with a BatchEncoder per CRT plain prime
+        // (cheetah-api.cpp CheetahLinear::setUpForBN). Reported in the source only.
+        {
+            auto kbe = std::make_shared<BatchEncoder>(*set->ks_ctx);
+            auto kt = set->ks_ctx->first_context_data()->parms().plain_modulus().value();
+            auto bslots = std::make_shared<std::vector<uint64_t>>(random_vec(N, kt, rng));
+            auto bpt = std::make_shared<Plaintext>();
+            L.ops.push_back({ "encode_batch", {}, [=] { kbe->encode(*bslots, *bpt); }, {} });
+        }
         // save / load: cheetah-api.cpp send_ciphertext: ct.save(os) with SEAL's default
         // compression (zstd in this build); recv_ciphertext: ct.load (checked) for what the
         // server receives, ct.unsafe_load for the truncated results the client receives.
