@@ -106,8 +106,8 @@ for r in rows:
              f'coefficient-form multiply_plain as the framework calls it (NTTs inside) = {coeff:.2f} us')
     if fw == "Cheetah":
         ks = ("key switch = rotate_rows by one step (one key switch) on a ciphertext with the same data primes; "
-              "Cheetah never rotates, and its own context (no special prime, t = 2^37) cannot make Galois keys, "
-              f'so this is measured in a stand-in context: {r["ks_context"]}')
+              "Cheetah never rotates, and SEAL 3.7 makes no Galois keys for its context (no special prime, t = 2^37 "
+              f'does not batch), so this is measured in a stand-in context: {r["ks_context"]}')
         sc_what = ("ScMult = multiply_plain(ct, pt, out) of a coefficient-form ciphertext and a dense coefficient-form "
                    "plaintext mod t (hom_conv2d_ss.cc HomConv2DSS::conv2DOneFilter; BFV filters are not put in NTT "
                    "form: HomConv2DSS::encodeFilters), including the copy into the destination")

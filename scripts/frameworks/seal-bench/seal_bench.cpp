@@ -131,9 +131,8 @@ void add_cheetah(std::vector<Level> &levels, std::vector<std::shared_ptr<Set>> &
         set->ks_ctx = std::make_shared<SEALContext>(kp, true, sec_level_type::none);
         set->ks_keygen = std::make_shared<KeyGenerator>(*set->ks_ctx);
         set->ks_keygen->create_galois_keys(std::vector<int>{ 1 }, set->ks_gk);
-        set->ks_note = "N = 4096, data primes {60, 49} plus a 60-bit special prime and a 37-bit batching plain "
-                       "prime (Cheetah's own context has no special prime and t = 2^37 does not batch, and SEAL 3.7 "
-                       "makes Galois keys for neither)";
+        set->ks_note = "N = 4096, data primes {60, 49} plus a 60-bit special prime, plain modulus a 37-bit "
+                       "batching prime, security level none";
     }
 
     auto ctx = set->ctx;
