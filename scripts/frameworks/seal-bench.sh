@@ -165,6 +165,18 @@ for r in rows:
     })
     entries.append(e)
 
+# Consistency check of the largest degree against N = 8192 at the same primes: key switch and the
+# coefficient-form ScMult are N log N operations, so their ratio should be near N log N's.
+import math
+by = {(r["n"], r["primes"]): r for r in rows}
+check = ""
+if (8192, 3) in by and (32768, 3) in by:
+    a, b = by[(8192, 3)], by[(32768, 3)]
+    nlogn = (32768 * 15) / (8192 * 13)
+    check = (f'Check: n = 32768 over n = 8192 at 3 primes: key switch {b["key_switch_us"] / a["key_switch_us"]:.2f}x, '
+             f'coefficient-form ScMult {b["scmult_us"] / a["scmult_us"]:.2f}x, N log N {nlogn:.2f}x; the n = 32768 '
+             "operations work on 1.5 MB ciphertexts and slow down most when other work shares the caches and memory. ")
+
 note = (
     "Measured by scripts/frameworks/seal-bench.sh on the machine named in `machine`: a C++ micro-benchmark "
     "(scripts/frameworks/seal-bench/seal_bench.cpp, g++ -O2) linked against the SEAL that "
@@ -184,6 +196,7 @@ note = (
        if scform == "coeff" else
        "point-wise multiply_plain of NTT-form operands; the frameworks call the coefficient-form product, "
        "given in each source. ")
+    + check
     + "SEAL 3.7 always encrypts at the first level, so enc_us of the lower-level entries is the fresh-level "
     "encryption. Ciphertext save uses SEAL's default compression (zstd in this build), as the frameworks' "
     "send_ciphertext does. "
