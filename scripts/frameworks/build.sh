@@ -6,6 +6,10 @@
 #
 # TARGET defaults to: sqnet-cheetah sqnet-SCI_HE resnet50-cheetah resnet50-SCI_HE
 # (any <net>-cheetah / <net>-SCI_HE target of OpenCheetah's CMakeLists works).
+# Every build also compiles the SEAL micro-benchmark (seal-bench/seal_bench.cpp,
+# linked against the SEAL built here) into $BUILD_DIR/seal-bench/seal_bench;
+# the target `seal-bench` alone builds only the dependencies and the benchmark,
+# not OpenCheetah (scripts/frameworks/seal-bench.sh runs it).
 #
 # Environment:
 #   BUILD_DIR          where everything is checked out, built and installed
@@ -179,6 +183,14 @@ configure_opencheetah() {
         -DCMAKE_PREFIX_PATH="$PREFIX"
 }
 build_target() { make -C "$OC_BUILD" -j"$JOBS" "$1"; }
+build_seal_bench() {
+  # One translation unit, against the static SEAL and zstd installed above.
+  mkdir -p "$BUILD_DIR/seal-bench"
+  g++ -std=c++17 -O2 -DNDEBUG -I"$PREFIX/include/SEAL-3.7" \
+      "$HERE/seal-bench/seal_bench.cpp" -o "$BUILD_DIR/seal-bench/seal_bench.tmp" \
+      "$PREFIX/lib/libseal-3.7.a" "$PREFIX/lib/libzstd.a" -lpthread
+  mv "$BUILD_DIR/seal-bench/seal_bench.tmp" "$BUILD_DIR/seal-bench/seal_bench"
+}
 
 T0=$SECONDS
 step src-opencheetah src_opencheetah
@@ -190,9 +202,17 @@ step emp-tool        build_emp_tool
 step emp-ot          build_emp_ot
 step zstd            build_zstd
 step seal            build_seal
-step configure       configure_opencheetah
-for t in "${TARGETS[@]}"; do
-  step "target-$t" build_target "$t"
-  [[ -x $OC_BUILD/bin/$t ]] || die "$t was not produced"
-done
+# The benchmark's stamp names its source's hash: an edited seal_bench.cpp is rebuilt.
+BENCH_HASH=$(sha1sum "$HERE/seal-bench/seal_bench.cpp" | cut -c1-12)
+step "seal-bench-$BENCH_HASH" build_seal_bench
+[[ -x $BUILD_DIR/seal-bench/seal_bench ]] || die "seal_bench was not produced"
+OC_TARGETS=()
+for t in "${TARGETS[@]}"; do [[ $t == seal-bench ]] || OC_TARGETS+=("$t"); done
+if [[ ${#OC_TARGETS[@]} -gt 0 ]]; then
+  step configure       configure_opencheetah
+  for t in "${OC_TARGETS[@]}"; do
+    step "target-$t" build_target "$t"
+    [[ -x $OC_BUILD/bin/$t ]] || die "$t was not produced"
+  done
+fi
 say "all done in $((SECONDS - T0)) s; programs in $OC_BUILD/bin"
