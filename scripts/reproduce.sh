@@ -191,6 +191,20 @@ if [ "${#runs[@]}" -gt 0 ]; then
   quiet "$stria" measured "${runs[@]}" --output "$out/measured/comparison.csv" >/dev/null
   echo "  ${#runs[@]} runs: $(tail -n 1 "$out/measured/comparison.txt")" >&2
 fi
+# The frameworks' time: a time model fitted on the SqueezeNet runs (the calibration runs) with the
+# SEAL profile measured by scripts/frameworks/seal-bench.sh, then every run predicted with it (the
+# ResNet-50 runs are held out).
+calib=()
+for d in "${runs[@]}"; do case "$(basename "$d")" in sqnet-*) calib+=("$d") ;; esac; done
+if [ "${#calib[@]}" -gt 0 ] && [ -f results/measured/seal-profile.json ]; then
+  quiet "$stria" measured "${calib[@]}" --seal-profile results/measured/seal-profile.json \
+    --fit-time "$out/measured/time-model.json" --output "$out/measured/time-terms.txt" >/dev/null
+  for ext in txt csv; do
+    quiet "$stria" measured "${runs[@]}" --time-model "$out/measured/time-model.json" \
+      --output "$out/measured/comparison-time.$ext" >/dev/null
+  done
+  echo "  time model (fitted on ${#calib[@]} SqueezeNet runs): $(tail -n 1 "$out/measured/comparison-time.txt")" >&2
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "plots"

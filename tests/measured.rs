@@ -265,3 +265,85 @@ fn logged_convolutions_are_the_specs() {
         assert_eq!(logged, ours, "{name}");
     }
 }
+
+fn stria_in_root(args: &[&str]) -> String {
+    let out = Command::cargo_bin("stria")
+        .unwrap()
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stria {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn committed_runs(prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("results/measured"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            (name.starts_with(prefix) && run_dir(&name).join("machine.txt").exists())
+                .then(|| format!("results/measured/{name}"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The committed time model is the fit of the committed SqueezeNet runs with the committed SEAL
+/// profile, and it predicts the held-out ResNet-50 runs' end-to-end time.
+#[test]
+fn time_model_refits_from_the_logs_and_predicts_resnet50() {
+    let dir = tempfile::tempdir().unwrap();
+    let fitted = dir.path().join("time-model.json");
+    let sqnet = committed_runs("sqnet-");
+    assert!(sqnet.len() >= 2, "{sqnet:?}");
+    let mut args = vec!["measured"];
+    args.extend(sqnet.iter().map(String::as_str));
+    let fitted_s = fitted.display().to_string();
+    args.extend([
+        "--fit-time",
+        &fitted_s,
+        "--seal-profile",
+        "results/measured/seal-profile.json",
+    ]);
+    let table = stria_in_root(&args);
+    assert!(
+        table.contains("set-up") && table.contains("Relu"),
+        "{table}"
+    );
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    assert_eq!(
+        read(&fitted),
+        read(&root().join("results/measured/time-model.json")),
+        "results/measured/time-model.json is not the fit of the committed logs: rerun \
+         scripts/reproduce.sh"
+    );
+    let resnet = committed_runs("resnet50-");
+    assert_eq!(resnet.len(), 2, "{resnet:?}");
+    let mut args = vec!["measured"];
+    args.extend(resnet.iter().map(String::as_str));
+    args.extend([
+        "--time-model",
+        "results/measured/time-model.json",
+        "--format",
+        "json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stria_in_root(&args)).unwrap();
+    let totals: Vec<_> = rows.iter().filter(|r| r["kind"] == "total").collect();
+    assert_eq!(totals.len(), 2);
+    for t in totals {
+        let e = t["time_error_pct"].as_f64().unwrap();
+        assert!(
+            e.abs() < 15.0,
+            "{}: end-to-end time error {e:.1}%",
+            t["run"]
+        );
+    }
+}

@@ -72,7 +72,7 @@ OC_COMMIT=$(cat "$BUILD_DIR/src/OpenCheetah/.pinned-commit" 2>/dev/null || echo 
 
 RAW="$RAW" OUTPUT_TMP="$TMP" SCFORM="$SCFORM" LOAD0="$LOAD0" LOAD1="$LOAD1" START="$START" WALL="$WALL" \
 CPU_MODEL="$cpu_model" CPU_FLAGS="$cpu_flags" NCORES="$(nproc --all)" SEAL_COMMIT="$SEAL_COMMIT" \
-OC_COMMIT="$OC_COMMIT" KERNEL="$(uname -sr)" COMPILER="$(g++ --version | head -n1)" NICE="$(nice)" \
+OC_COMMIT="$OC_COMMIT" KERNEL="$(uname -sr)" COMPILER="$(g++ --version | head -n1)" NICE="$(nice)" SCHED="$(cat /proc/self/autogroup 2>/dev/null || echo none)" \
 python3 - <<'PY'
 import json, os
 
@@ -201,7 +201,7 @@ note = (
     "encryption. Ciphertext save uses SEAL's default compression (zstd in this build), as the frameworks' "
     "send_ciphertext does. "
     f'Load average (1, 5, 15 min) before: {env["LOAD0"]}, after: {env["LOAD1"]} (other work shared the cores; '
-    f'nice {env["NICE"]}). Set-up (contexts, keys, operands) {meta["setup_s"]} s; whole benchmark '
+    f'nice {env["NICE"]}, scheduling group {env["SCHED"]}). Set-up (contexts, keys, operands) {meta["setup_s"]} s; whole benchmark '
     f'{env["WALL"]} s wall. Kernel {env["KERNEL"]}; compiler {env["COMPILER"]}.'
 )
 

@@ -232,6 +232,8 @@ pub fn predict(
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
     let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear);
     let mut out: BTreeMap<String, KindPred> = BTreeMap::new();
+    // The unit of the non-linear kinds' fitted terms (`timing::unit_of`).
+    let by_bytes = s.count.protocol == Protocol::Cryptflow2;
     let mut put = |k: &str, bytes: u64, ms: f64, seal_us: f64, units: u64| {
         let e = out.entry(k.to_string()).or_default();
         e.bytes += bytes;
@@ -249,7 +251,13 @@ pub fn predict(
         } else {
             0.0
         };
-        put("Truncation", trunc, trunc_ms, 0.0, nl.trunc);
+        put(
+            "Truncation",
+            trunc,
+            trunc_ms,
+            0.0,
+            if by_bytes { trunc } else { nl.trunc },
+        );
         let rest_ms = e.price.latency_ms - trunc_ms;
         let seal_us = match (seal, e.cost.n) {
             (Some(p), Some(n)) => {
@@ -271,8 +279,15 @@ pub fn predict(
             Op::Fc => linear("MatMul", &mut put),
             Op::BatchNorm { folded: false } => linear("BatchNorm", &mut put),
             _ => {
-                if let Some((k, units)) = layer_elements(layer, nl.relu) {
-                    put(k, nlb - trunc, rest_ms, 0.0, units);
+                if let Some((k, elements)) = layer_elements(layer, nl.relu) {
+                    let bytes = nlb - trunc;
+                    put(
+                        k,
+                        bytes,
+                        rest_ms,
+                        0.0,
+                        if by_bytes { bytes } else { elements },
+                    );
                 }
             }
         }

@@ -13,12 +13,14 @@
 //!    `min(threads, cores)`: the linear layers run on the server while the client waits.
 //! 2. **Per-unit terms** for what SEAL's primitives do not cover: for a linear kind, microseconds
 //!    per byte of its traffic (serialization, transfer, key generation, masking); for a
-//!    non-linear kind, microseconds per element its protocol processes (ReLU evaluations,
-//!    truncated values, max-pool comparisons, average-pool divisions, argmax comparisons), which
-//!    on loopback includes moving its bytes. Each is fitted on calibration runs of the same
+//!    non-linear kind, microseconds per unit of its protocol's work ([`unit_of`]): under SCI_HE
+//!    per byte (IKNP-style OT extension spends CPU per OT in proportion to what it sends), under
+//!    Cheetah per element (ReLU evaluations, truncated values, max-pool comparisons,
+//!    average-pool divisions, argmax comparisons; its silent OT sends almost nothing). On
+//!    loopback the term includes moving the bytes. Each is fitted on calibration runs of the same
 //!    protocol and thread count: `(measured seconds - SEAL seconds) / units`, summed over the
-//!    runs (a ratio estimator), never below zero. A kind no calibration run has takes the
-//!    per-byte term of `Conv` (linear kinds) or is an error (non-linear kinds).
+//!    runs (a ratio estimator), never below zero. A linear kind no calibration run has is
+//!    priced by its SEAL calls alone; a non-linear one is an error.
 //! 3. **Set-up**: the run's total minus the sum of its kinds (base OTs, Ferret's set-up), the
 //!    mean over the calibration runs of the same protocol and thread count.
 //!
@@ -146,20 +148,24 @@ pub fn seal_us(calls: &SealCalls, e: &ProfileEntry, profile: &str) -> Result<f64
         + opt(e.load_us, calls.load, "load_us")?)
 }
 
-/// What a kind's fitted term multiplies: bytes for linear kinds, elements for non-linear ones.
-pub fn unit_of(kind: &str) -> &'static str {
-    match kind {
-        "Conv" | "MatMul" | "BatchNorm" => "byte",
-        "Relu" => "ReLU evaluation",
-        "Truncation" => "truncated element",
-        "Maxpool" => "comparison",
-        "Avgpool" => "division",
-        "ArgMax" => "comparison",
+/// What a kind's fitted term multiplies under a protocol (as the programs name it): bytes of
+/// the kind's traffic for linear kinds, and for every kind under SCI_HE, whose OT extensions
+/// (IKNP, KKOT) send a correction per OT, so that their CPU time follows their bytes; under
+/// Cheetah, whose silent OT (Ferret) sends next to nothing per OT, the elements its protocol
+/// processes ([`layer_elements`]).
+pub fn unit_of(protocol: &str, kind: &str) -> &'static str {
+    match (protocol, kind) {
+        (_, "Conv" | "MatMul" | "BatchNorm") | ("SCI_HE", _) => "byte",
+        (_, "Relu") => "ReLU evaluation",
+        (_, "Truncation") => "truncated element",
+        (_, "Maxpool") => "comparison",
+        (_, "Avgpool") => "division",
+        (_, "ArgMax") => "comparison",
         _ => "unit",
     }
 }
 
-/// The elements a non-linear layer's protocol processes, by kind, for [`unit_of`]: ReLU
+/// The elements a non-linear layer's protocol processes, by kind (see [`unit_of`]): ReLU
 /// evaluations, max-pool comparisons (`d - 1` per output), average-pool divisions (one per
 /// output), argmax comparisons (one per input element but one). Truncations are counted by the
 /// caller from the layer's non-linear cost.
@@ -250,13 +256,10 @@ impl TimeModel {
         if w.units == 0 {
             return Ok(seal_s);
         }
-        let term = self.term(protocol, threads, kind).or_else(|| {
-            matches!(kind, "MatMul" | "BatchNorm")
-                .then(|| self.term(protocol, threads, "Conv"))
-                .flatten()
-        });
-        match term {
+        match self.term(protocol, threads, kind) {
             Some(t) => Ok(seal_s + t.us_per_unit * w.units as f64 / 1e6),
+            // A linear kind no calibration run had: its SEAL calls alone.
+            None if matches!(kind, "Conv" | "MatMul" | "BatchNorm") => Ok(seal_s),
             None => Err(SpecError::file(
                 file,
                 format!(
@@ -335,7 +338,7 @@ pub fn fit(
             continue;
         }
         model.terms.push(Term {
-            unit: unit_of(&kind).to_string(),
+            unit: unit_of(&protocol, &kind).to_string(),
             us_per_unit: (resid.max(0.0) * 1e6 / units as f64 * 1e6).round() / 1e6,
             fitted_units: units,
             fitted_residual_s: (resid * 1e3).round() / 1e3,
