@@ -1,0 +1,88 @@
+//! `stria measured`: real framework runs against the prediction; fitting and using the framework time model.
+
+use super::*;
+
+pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
+    let MeasuredArgs {
+        dirs,
+        spec,
+        link,
+        time_model,
+        fit_time,
+        seal_profile,
+        knobs,
+        format,
+        output,
+    } = a;
+    use stria::report::{measured, timing};
+    let loaded = load_knobs(&knobs)?;
+    let root = std::env::current_dir()?;
+    let model = match &time_model {
+        Some(p) => {
+            let mut m = timing::load(p)?;
+            m.seal_profile.file = p.display().to_string();
+            Some(m)
+        }
+        None => None,
+    };
+    let seal = match (&model, &seal_profile) {
+        (Some(m), _) => Some(m.seal_profile.clone()),
+        (None, Some(p)) => Some(load_profile(p)?),
+        (None, None) => None,
+    };
+    let mut rows = Vec::new();
+    let mut obs = Vec::new();
+    for dir in &dirs {
+        let run = measured::read_run(dir)?;
+        let protocol = measured::protocol_of(&run)?;
+        let spec = match &spec {
+            Some(p) => p.clone(),
+            None => measured::default_spec(&run, &root)?,
+        };
+        let net = load(&spec)?;
+        let link = match (&link, run.link.as_str()) {
+            (Some(l), _) => l.clone(),
+            (None, l @ ("lan" | "wan")) => l.to_string(),
+            (None, _) => "lan".to_string(),
+        };
+        // The run's program (threads, OpenCheetah's SCI_HE build and rotation rule) unless
+        // the knobs say otherwise.
+        let mut s = setting(protocol, load_link(&link)?, &knobs, &loaded)?;
+        measured::adapt(&run, &mut s);
+        if let Some(b) = knobs.sci_build {
+            s.count.sci_build = b;
+        }
+        if let Some(p) = knobs.key_policy {
+            s.count.key_policy = p;
+        }
+        let predicted = measured::predict(&net, &s, seal.as_ref())?;
+        if fit_time.is_some() {
+            obs.push(measured::observation(&run, &predicted));
+            continue;
+        }
+        let file = time_model
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        rows.extend(measured::compare(
+            &run,
+            &predicted,
+            model.as_ref().map(|m| (m, file.as_str())),
+        )?);
+    }
+    if let (Some(out), Some(seal)) = (&fit_time, seal) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let m = timing::fit("frameworks-time", cores, seal, &obs)
+            .map_err(|e| anyhow::anyhow!("--fit-time: {e}"))?;
+        let json = serde_json::to_string_pretty(&m)? + "\n";
+        stria::io::write_output(out, json.as_bytes())?;
+        let text = timing::terms_table(&m);
+        return emit(&text, output.as_deref());
+    }
+    let text = match Format::pick(format, output.as_deref()) {
+        Format::Table => measured::table(&rows),
+        Format::Csv => measured::csv(&rows),
+        Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
+    };
+    emit(&text, output.as_deref())
+}
