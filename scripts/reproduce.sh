@@ -242,6 +242,10 @@ for s in "${spaces[@]}"; do
 done
 if [ "${#runs[@]}" -gt 0 ]; then
   quiet "$stria" plot measured "${runs[@]}" --output "$out/plots/measured.png" >/dev/null
+  if [ -f "$out/measured/time-model.json" ]; then
+    quiet "$stria" plot measured "${runs[@]}" --time-model "$out/measured/time-model.json" \
+      --output "$out/plots/measured-time.png" >/dev/null
+  fi
 fi
 if [ "$validated" = 1 ]; then
   quiet "$stria" plot validation "$out/validate/cryptflow2/validate.csv" "$out/validate/cheetah/validate.csv" \

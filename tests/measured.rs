@@ -207,12 +207,25 @@ fn plot_measured_draws_every_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Integration tests run in the package root, where the shipped specs are.
-    let data =
-        stria::plot::measured_data(&runs.iter().map(PathBuf::from).collect::<Vec<_>>()).unwrap();
+    let dirs: Vec<PathBuf> = runs.iter().map(PathBuf::from).collect();
+    let data = stria::plot::measured_data(&dirs, None).unwrap();
     assert_eq!(data.series.len(), 3);
     // sqnet SCI_HE: Conv, Truncation, Relu, Maxpool, Avgpool, ArgMax.
     assert_eq!(data.series[0].points.len(), 6);
+    assert!(data.text[0].contains("traffic"));
     assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    // With the time model: seconds per kind, the measured ones the server's.
+    let model = root().join("results/measured/time-model.json");
+    let data = stria::plot::measured_data(&dirs, Some(&model)).unwrap();
+    assert!(data.text[0].contains("seconds"));
+    let relu = data.series[0]
+        .points
+        .iter()
+        .find(|p| p.layer == "Relu")
+        .unwrap();
+    let run = read_run(&dirs[0]).unwrap();
+    assert_eq!(relu.measured, run.seconds["Relu"]);
+    assert!(relu.predicted > 0.0);
 }
 
 /// The convolutions the programs log (`Conv2DCSF k called ...` under SCI_HE, `HomConv #k called

@@ -169,6 +169,14 @@ pub const MEASURED_TEXT: [&str; 4] = [
     "kinds",
 ];
 
+/// The texts of `stria plot measured --time-model`.
+pub const MEASURED_TIME_TEXT: [&str; 4] = [
+    "Predicted vs measured seconds per layer kind, real framework runs",
+    "predicted by the framework time model (s, log scale)",
+    "measured: the server's time per kind (s, log scale)",
+    "kinds",
+];
+
 fn load(config: &Path) -> Result<Network> {
     load_network(config).map_err(|e| anyhow!("{e}"))
 }
@@ -541,13 +549,25 @@ pub fn validation_data(files: &[PathBuf]) -> Result<ValidationData> {
 
 /// `stria plot measured`: one series per run directory, one point per layer kind with traffic
 /// both predicted and measured (MiB), predicted as `stria measured` does (lan link for an
-/// unshaped loopback, the run's threads, the shipped spec of the program's graph).
-pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
-    use crate::report::measured;
+/// unshaped loopback, the run's threads, the shipped spec of the program's graph); with a time
+/// model, one point per kind with seconds both predicted (by the model) and measured.
+pub fn measured_data(dirs: &[PathBuf], time_model: Option<&Path>) -> Result<ValidationData> {
+    use crate::report::{measured, timing};
     ensure!(
         !dirs.is_empty(),
         "measured needs at least one run directory"
     );
+    let model = match time_model {
+        Some(p) => {
+            let mut m = timing::load(p).map_err(|e| anyhow!("{e}"))?;
+            m.seal_profile.file = p.display().to_string();
+            Some(m)
+        }
+        None => None,
+    };
+    let file = time_model
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let root = std::env::current_dir()?;
     let mut series = Vec::new();
     for dir in dirs {
@@ -557,16 +577,28 @@ pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
         let link = if run.link == "wan" { "wan" } else { "lan" };
         let mut s = setting(protocol, link)?;
         measured::adapt(&run, &mut s);
-        let predicted = measured::predict(&net, &s, None).map_err(|e| anyhow!("{e}"))?;
+        let seal = model.as_ref().map(|m| &m.seal_profile);
+        let predicted = measured::predict(&net, &s, seal).map_err(|e| anyhow!("{e}"))?;
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-        let points = measured::compare(&run, &predicted, None)
-            .map_err(|e| anyhow!("{e}"))?
+        let rows = measured::compare(&run, &predicted, model.as_ref().map(|m| (m, file.as_str())))
+            .map_err(|e| anyhow!("{e}"))?;
+        let points = rows
             .into_iter()
-            .filter(|r| r.kind != "total" && r.predicted_bytes > 0 && r.measured_bytes > 0)
-            .map(|r| ValidationPoint {
-                layer: r.kind,
-                predicted: mib(r.predicted_bytes),
-                measured: mib(r.measured_bytes),
+            .filter(|r| r.kind != "total")
+            .filter_map(|r| match &model {
+                Some(_) => match r.measured_s {
+                    Some(m) if m > 0.0 && r.predicted_s > 0.0 => Some(ValidationPoint {
+                        layer: r.kind,
+                        predicted: r.predicted_s,
+                        measured: m,
+                    }),
+                    _ => None,
+                },
+                None => (r.predicted_bytes > 0 && r.measured_bytes > 0).then(|| ValidationPoint {
+                    layer: r.kind,
+                    predicted: mib(r.predicted_bytes),
+                    measured: mib(r.measured_bytes),
+                }),
             })
             .collect();
         let label = dir
@@ -577,6 +609,10 @@ pub fn measured_data(dirs: &[PathBuf]) -> Result<ValidationData> {
     }
     Ok(ValidationData {
         series,
-        text: MEASURED_TEXT,
+        text: if model.is_some() {
+            MEASURED_TIME_TEXT
+        } else {
+            MEASURED_TEXT
+        },
     })
 }

@@ -189,13 +189,17 @@ pub enum PlotKind {
         #[arg(long, short)]
         output: PathBuf,
     },
-    /// Predicted vs measured traffic per layer kind of real framework runs (directories of
-    /// scripts/frameworks/run.sh, as `stria measured` reads them), log-log, with y = x and the
-    /// MAPE of each run.
+    /// Predicted vs measured traffic (or, with --time-model, seconds) per layer kind of real
+    /// framework runs (directories of scripts/frameworks/run.sh, as `stria measured` reads
+    /// them), log-log, with y = x and the MAPE of each run.
     Measured {
         /// Run directories; each is a series.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// Plot seconds per kind predicted by this framework time model (`stria measured
+        /// --fit-time`) instead of traffic.
+        #[arg(long)]
+        time_model: Option<PathBuf>,
         /// Output image (.png or .svg).
         #[arg(long, short)]
         output: PathBuf,
@@ -245,7 +249,9 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             ..
         } => draw_compare(&compare_data(configs, protocols, links)?, out)?,
         PlotKind::Pareto { dirs, .. } => draw_pareto(&pareto_data(dirs)?, out)?,
-        PlotKind::Measured { dirs, .. } => draw_validation(&measured_data(dirs)?, out)?,
+        PlotKind::Measured {
+            dirs, time_model, ..
+        } => draw_validation(&measured_data(dirs, time_model.as_deref())?, out)?,
         PlotKind::Validation { files, .. } => draw_validation(&validation_data(files)?, out)?,
     }
     crate::io::write_stdout(&format!("{}\n", out.display()))
