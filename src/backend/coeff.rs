@@ -1,5 +1,6 @@
-//! Cheetah coefficient packing executed on real BFV ciphertexts (background.md sections 4, 5.2,
-//! 5.3 and 10): HomConv (dense, strided, grouped in both group layouts, depthwise in both
+//! Cheetah coefficient packing executed on real BFV ciphertexts (Huang et al., "Cheetah", USENIX
+//! Security 2022, Secs. 3.1-3.3; OpenCheetah `include/gemini/cheetah/hom_conv2d_ss.cc`,
+//! `hom_fc_ss.cc`, `hom_bn_ss.cc`), on the `fhe` crate: HomConv (dense, strided, grouped in both group layouts, depthwise in both
 //! layouts), HomFC and HomBN, run with exactly the partition the closed-form counter
 //! `packing::coeff` chooses, through the counting [`Instrumented`] evaluator. Strided groups
 //! (`c mod G == j`) are packed with every group contiguous, the counter's plan: packed position
@@ -199,6 +200,22 @@ struct Plan {
     outputs: Vec<OutPoly>,
     /// Number of output elements.
     out_len: usize,
+}
+
+impl Plan {
+    fn new(
+        inputs: Vec<InPoly>,
+        kernels: Vec<Vec<u64>>,
+        outputs: Vec<OutPoly>,
+        out_len: usize,
+    ) -> Plan {
+        Plan {
+            inputs,
+            kernels,
+            outputs,
+            out_len,
+        }
+    }
 }
 
 /// What a two-party execution produced.
@@ -552,15 +569,7 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
     let mut rng = data_rng(opts);
     let max = opts.max_value;
     let x: Vec<i64> = (0..ch * ih * iw).map(|_| small(&mut rng, max)).collect();
-    let mut w = vec![0i64; m * g_in * kh * kw];
-    for mo in 0..m {
-        for ci in 0..g_in {
-            for &(dy, dx) in &c.taps {
-                w[((mo * g_in + ci) * kh + dy as usize) * kw + dx as usize] =
-                    nonzero(&mut rng, max);
-            }
-        }
-    }
+    let w = super::conv_weights(m, g_in, c, || nonzero(&mut rng, max));
     let wt = |mo: usize, ci: usize, dy: usize, dx: usize| w[((mo * g_in + ci) * kh + dy) * kw + dx];
     // Group layout: member `k` of output `mo`'s group is input channel `group_channel(mo, k)`
     // (contiguous: `(mo / g_out)*g_in + k`; strided: `mo mod G + k*G`).
@@ -576,7 +585,8 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
     // Packed input position `j*g_in + k` holds channel `in_chan(j*g_in + k)` (strided: `j + k*G`)
     // and returned output `j*g_out + k` is output channel `out_chan(j*g_out + k)`; identity for
     // contiguous groups. Both parties pack their shares, and the server its kernels, in this
-    // order, which costs nothing (background.md 1.1).
+    // order, which costs nothing (each party builds its ciphertexts and plaintexts from data it
+    // holds, so a public permutation of the channels is local work).
     let in_chan = |pos: usize| {
         if strided {
             pos / g_in + (pos % g_in) * groups
@@ -730,12 +740,7 @@ fn run_conv(layer: &Layer, c: &Conv, cfg: &CountConfig, opts: &RunOptions) -> Re
             }
         }
     }
-    let plan = Plan {
-        inputs,
-        kernels,
-        outputs,
-        out_len: m * oh * ow,
-    };
+    let plan = Plan::new(inputs, kernels, outputs, m * oh * ow);
 
     run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
@@ -810,12 +815,7 @@ fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRu
         let reads = (0..rows).map(|i| (i * niw, r * now + i)).collect();
         outputs.push(OutPoly { terms, reads });
     }
-    let plan = Plan {
-        inputs,
-        kernels,
-        outputs,
-        out_len: no,
-    };
+    let plan = Plan::new(inputs, kernels, outputs, no);
     run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
 
@@ -929,12 +929,7 @@ fn run_bn_direct(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<
             }
         }
     }
-    let plan = Plan {
-        inputs,
-        kernels,
-        outputs,
-        out_len: len,
-    };
+    let plan = Plan::new(inputs, kernels, outputs, len);
     run_plan(layer, n, t, opts, &plan, &x, &expect, &mut rng)
 }
 
