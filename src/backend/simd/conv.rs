@@ -397,8 +397,6 @@ fn job_steps(j: &Job, steps: &mut BTreeSet<(usize, Option<i64>)>) {
     }
 }
 
-/// In-row block offsets `d` (output block minus input block) of a small-group convolution:
-
 /// Writes `val` into the mask positions of the channel block starting at `base`: every stored pixel
 /// `(y, x)` whose window position `(y + a, x + b)` lies inside the `h x w` image (SCI_HE's mask
 /// zeroing with the padding materialised).

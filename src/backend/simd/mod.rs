@@ -25,7 +25,8 @@
 //! Shared by every plan: `two_party.rs` (the party state per ring degree with SCI_HE's zero
 //! ciphertext, the input drawn and secret-shared, the server's masks, the online clock, the final
 //! switch, decryption and the reconstruction check, arithmetic mod t) and `bytes.rs` (fhe.rs's
-//! serialized sizes, the bytes a layer's plan sends).
+//! serialized sizes, the bytes a layer's plan sends). The files are private modules: their `pub`
+//! items are visible inside `backend::simd` only, and the module's API is re-exported here.
 //!
 //! Accumulation strategies (`Conv::accum`; plans as `packing::simd` documents them): `he-rotate` /
 //! `auto` with contiguous groups (SCI_HE's plan); `share-side` with contiguous groups (the live
