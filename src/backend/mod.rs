@@ -2,8 +2,10 @@
 //! real ciphertexts through an instrumented evaluator, with decryption checked against plaintext
 //! integer arithmetic.
 //!
-//! `instrumented`: the counting, timing evaluator and the two-party state. Executors
-//! (one per packing) implement [`run_layer`]-style functions returning a [`LayerRun`].
+//! `instrumented`: the counting, timing evaluator and the two-party state. Executors, one per
+//! packing and one file per plan: `simd/` (CrypTFlow2 SCI_HE) and `coeff/` (Cheetah), each with a
+//! `run_layer` returning a [`LayerRun`]; `validate` runs them against the counters, `calibrate`
+//! times the operations.
 
 pub mod calibrate;
 pub mod coeff;

@@ -3,8 +3,19 @@
 //! per-channel scale, over CRT primes (`packing::coeff::bn_crt`) or directly mod `2^l` when the
 //! counter packs it so (`packing::coeff::bn_uses_direct`).
 
-use super::two_party::*;
-use super::*;
+use super::super::instrumented::is_prime;
+use super::super::instrumented::{BackendError, Result};
+use super::super::simd::OnlineClock;
+use super::super::{Instrumented, LayerRun, OpTimes, RunOptions};
+use super::two_party::{
+    InPoly, OutPoly, Plan, data_rng, make_he, mod_t, nonzero, plain_modulus, plain_poly, run_plan,
+    share, small,
+};
+use crate::cost::OpCounts;
+use crate::net::Layer;
+use crate::packing::CountConfig;
+use crate::packing::coeff as cc;
+use rand::Rng;
 
 /// The `count` largest primes `p = 1 mod 2n` with exactly `bits` bits, descending (SEAL's
 /// `CoeffModulus::Create`, which OpenCheetah's `setUpForBN` uses for the CRT plaintext primes).
@@ -156,7 +167,7 @@ pub(super) fn run_bn(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Res
         .collect();
 
     let mut counts = OpCounts::default();
-    let mut times = crate::backend::OpTimes::default();
+    let mut times = OpTimes::default();
     let mut wall_ns = 0u64;
     let mut noise: Option<u32> = None;
     let mut residues = vec![vec![0u64; len]; crt as usize];

@@ -2,8 +2,15 @@
 //! Cheetah Sec. 3.2):
 //! the partition `packing::coeff` chooses, as a [`Plan`] run by the shared two-party execution.
 
-use super::two_party::*;
-use super::*;
+use super::super::instrumented::{BackendError, Result};
+use super::super::{LayerRun, RunOptions, conv_weights};
+use super::two_party::{
+    InPoly, OutPoly, Plan, data_rng, mod_t, nonzero, plain_modulus, run_plan, small,
+};
+use crate::net::graph::GroupLayout;
+use crate::net::{Conv, Layer};
+use crate::packing::CountConfig;
+use crate::packing::coeff::{self as cc, DepthwiseMode, Partition};
 
 /// One spatial axis of the partition: the (padded, possibly sub-sampled) length, the window and
 /// kernel size, the number of windows and the stride still to apply inside the blocks.
@@ -122,7 +129,7 @@ pub(super) fn run_conv(
     let mut rng = data_rng(opts);
     let max = opts.max_value;
     let x: Vec<i64> = (0..ch * ih * iw).map(|_| small(&mut rng, max)).collect();
-    let w = crate::backend::conv_weights(m, g_in, c, || nonzero(&mut rng, max));
+    let w = conv_weights(m, g_in, c, || nonzero(&mut rng, max));
     let wt = |mo: usize, ci: usize, dy: usize, dx: usize| w[((mo * g_in + ci) * kh + dy) * kw + dx];
     // Group layout: member `k` of output `mo`'s group is input channel `group_channel(mo, k)`
     // (contiguous: `(mo / g_out)*g_in + k`; strided: `mo mod G + k*G`).

@@ -1,8 +1,14 @@
 //! HomFC (OpenCheetah `include/gemini/cheetah/hom_fc_ss.cc`; Cheetah Sec. 3.1): the split
 //! `packing::coeff::fc_split` chooses, as a [`Plan`] run by the shared two-party execution.
 
-use super::two_party::*;
-use super::*;
+use super::super::instrumented::{BackendError, Result};
+use super::super::{LayerRun, RunOptions};
+use super::two_party::{
+    InPoly, OutPoly, Plan, data_rng, mod_t, nonzero, plain_modulus, run_plan, small,
+};
+use crate::net::Layer;
+use crate::packing::CountConfig;
+use crate::packing::coeff as cc;
 
 pub(super) fn run_fc(layer: &Layer, cfg: &CountConfig, opts: &RunOptions) -> Result<LayerRun> {
     let n = cfg.ring_degree;

@@ -2,10 +2,11 @@
 //! Security 2022, Secs. 3.1-3.3; OpenCheetah `include/gemini/cheetah/hom_conv2d_ss.cc`,
 //! `hom_fc_ss.cc`, `hom_bn_ss.cc`), on the `fhe` crate: HomConv (dense, strided, grouped in both
 //! group layouts, depthwise in both layouts), HomFC and HomBN, run with exactly the partition the
-//! closed-form counter `packing::coeff` chooses, through the counting [`Instrumented`] evaluator.
-//! Strided groups (`c mod G == j`) are packed with every group contiguous, the counter's plan:
-//! packed position `j*g_in + k` holds channel `j + k*G`, the kernels follow, and returned
-//! ciphertext `j*g_out + k` is output channel `j + k*G`.
+//! closed-form counter `packing::coeff` chooses, through the counting
+//! [`Instrumented`](super::Instrumented) evaluator. Strided groups (`c mod G == j`) are packed
+//! with every group contiguous, the counter's plan: packed position `j*g_in + k` holds channel
+//! `j + k*G`, the kernels follow, and returned ciphertext `j*g_out + k` is output channel
+//! `j + k*G`.
 //!
 //! Two-party semantics follow OpenCheetah (`hom_conv2d_ss.cc`, `hom_fc_ss.cc`, `hom_bn_ss.cc`;
 //! read, not copied):
@@ -32,7 +33,7 @@
 //!   SEAL 3.7 wire size ([`predicted_bytes_down_ideal`] reports both and their ratio);
 //! - HomBN: OpenCheetah's mask is added with `add_plain_inplace` (not counted either) and its CRT
 //!   primes come from SEAL's `CoeffModulus::Create` (the largest primes of the given size, `= 1 mod
-//!   2N`); stria takes the same (largest) primes, one [`Instrumented`] per prime, and sums counts.
+//!   2N`); stria takes the same (largest) primes, one `Instrumented` per prime, and sums counts.
 //!
 //! Noise: fhe.rs encodes `floor(q*m/t)` exactly and lifts a plaintext multiplier from `[0, t)`
 //! without centring (SEAL's `multiply_plain` centres it), so a negative weight multiplies the noise
@@ -59,20 +60,11 @@ use bn::{run_bn, run_bn_direct};
 use conv::run_conv;
 use fc::run_fc;
 
-use super::instrumented::is_prime;
-use super::instrumented::{BackendError, HeParams, Instrumented, Result};
-use super::simd::OnlineClock;
+use super::instrumented::{BackendError, Result};
 use super::{LayerRun, RunOptions};
-use crate::cost::OpCounts;
-use crate::he::KeyPolicy;
-use crate::net::graph::GroupLayout;
-use crate::net::{Conv, Layer, Op};
+use crate::net::{Layer, Op};
 use crate::packing::CountConfig;
-use crate::packing::coeff::{self as cc, DepthwiseMode, Partition};
-use fhe::bfv::{Ciphertext, Plaintext};
-use fhe_math::rq::{Poly, Representation};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use crate::packing::coeff as cc;
 
 /// Runs one layer under Cheetah: `Op::Conv` (any groups, strides, taps), `Op::Fc` and an unfolded
 /// `Op::BatchNorm`, with ring degree `cfg.ring_degree`, ciphertext primes

@@ -3,7 +3,15 @@
 //! ciphertext sums and where its outputs sit) and its two-party execution (shares, the client's
 //! encryption, the server's AddPlain, products, switches and mask, decryption and the check).
 
-use super::*;
+use super::super::instrumented::{BackendError, Result};
+use super::super::simd::OnlineClock;
+use super::super::{HeParams, Instrumented, LayerRun, RunOptions};
+use crate::he::KeyPolicy;
+use crate::net::Layer;
+use fhe::bfv::{Ciphertext, Plaintext};
+use fhe_math::rq::{Poly, Representation};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// One client ciphertext: which share element each coefficient holds (`neg`: the negated element,
 /// HomFC's reversed input).
