@@ -1,5 +1,6 @@
 //! `stria calibrate`: micro-benchmarks of the `fhe` operations the executors use, turned into a
-//! [`CostProfile`] the pricer reads (background.md 7.2).
+//! [`CostProfile`] the pricer reads (one entry per ring degree and prime count, microseconds per
+//! operation; entries not measured are scaled with [`ProfileEntry::scaled_to`]).
 //!
 //! Every primitive is timed through the same [`Instrumented`] methods (and so the same fhe.rs
 //! calls and timers) the executors use:
@@ -667,7 +668,9 @@ pub fn calibrate(
              copy), unlike SEAL's coefficient-form multiply_plain that SCI_HE calls; key switching \
              uses fhe.rs's one RNS digit per prime and no special prime (two digits at one prime). \
              Entries whose source starts with 'derived' were not measured but scaled from a measured \
-             entry by the cost shapes of background 7.2. Whole calibration took {:.1} s.",
+             entry by the operations' cost shapes (a*N*L for additions and NTT-form products, \
+             a*N*log2(N)*L*(L+1) for key switches, a*N*log2(N)*L for the rest). Whole \
+             calibration took {:.1} s.",
             if cfg!(debug_assertions) {
                 "debug (dependencies optimised)"
             } else {

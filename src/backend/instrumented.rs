@@ -2,7 +2,8 @@
 //! addition, modulus switch, encryption, decryption and serialized byte goes through here, is
 //! counted in an [`OpCounts`] and timed.
 //!
-//! fhe.rs facts this relies on (background.md 10.1): `rotates_columns_by(ct, i)` shifts each row
+//! fhe.rs facts this relies on (fhe 0.1.1: `src/bfv/keys/evaluation_key.rs`, `ciphertext.rs`;
+//! tlepoint/fhe.rs `crates/fhe/src/bfv/`): `rotates_columns_by(ct, i)` shifts each row
 //! left by `i` (`1 <= i < N/2`) with one Galois key per step; `rotates_rows` swaps the rows;
 //! keys are leveled (a ciphertext must be at its key's level); serialization bit-packs
 //! coefficients and a fresh secret-key encryption carries a seed instead of c1. SEAL's

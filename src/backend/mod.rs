@@ -2,8 +2,10 @@
 //! real ciphertexts through an instrumented evaluator, with decryption checked against plaintext
 //! integer arithmetic.
 //!
-//! `instrumented`: the counting, timing evaluator and the two-party state. Executors
-//! (one per packing) implement [`run_layer`]-style functions returning a [`LayerRun`].
+//! `instrumented`: the counting, timing evaluator and the two-party state. Executors, one per
+//! packing and one file per plan: `simd/` (CrypTFlow2 SCI_HE) and `coeff/` (Cheetah), each with a
+//! `run_layer` returning a [`LayerRun`]; `validate` runs them against the counters, `calibrate`
+//! times the operations.
 
 pub mod calibrate;
 pub mod coeff;
@@ -14,6 +16,7 @@ pub mod validate;
 pub use instrumented::{BackendError, HeParams, Instrumented, OpTimes, RotKind, batching_prime};
 
 use crate::cost::OpCounts;
+use crate::net::Conv;
 
 /// Keeps ciphertext-sized buffers (hundreds of KiB) on the heap instead of fresh `mmap`s.
 ///
@@ -32,6 +35,26 @@ pub fn tune_allocator() {
 }
 use serde::Serialize;
 
+/// Integer weights `[o][ig][dy][dx]` of a convolution with `co` outputs and `g_in` inputs per
+/// group: `draw()` at every tap of `c` (in that order), zero elsewhere.
+pub(crate) fn conv_weights(
+    co: usize,
+    g_in: usize,
+    c: &Conv,
+    mut draw: impl FnMut() -> i64,
+) -> Vec<i64> {
+    let (kh, kw) = (c.kh as usize, c.kw as usize);
+    let mut w = vec![0i64; co * g_in * kh * kw];
+    for o in 0..co {
+        for ig in 0..g_in {
+            for &(dy, dx) in &c.taps {
+                w[((o * g_in + ig) * kh + dy as usize) * kw + dx as usize] = draw();
+            }
+        }
+    }
+    w
+}
+
 /// Options of a real-HE run of one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
@@ -39,15 +62,15 @@ pub struct RunOptions {
     pub seed: u64,
     /// Accept parameters below 128-bit security.
     pub insecure: bool,
+    /// Largest absolute value of random inputs and weights (small, so the integer result is
+    /// exact below the plaintext modulus).
+    pub max_value: u64,
     /// Bits of the SIMD plaintext prime (a batching prime `= 1 mod 2N` is chosen).
     pub simd_plain_bits: u32,
     /// Ciphertext prime sizes for SIMD runs (fresh level; the counter's 3 data primes).
     pub simd_moduli_bits: Vec<usize>,
     /// Ciphertext prime sizes for Cheetah runs (default {60, 49}).
     pub cheetah_moduli_bits: Vec<usize>,
-    /// Largest absolute value of random inputs and weights (small, so the integer result is
-    /// exact below the plaintext modulus).
-    pub max_value: u64,
 }
 
 impl Default for RunOptions {
@@ -55,10 +78,10 @@ impl Default for RunOptions {
         RunOptions {
             seed: 1,
             insecure: false,
+            max_value: 7,
             simd_plain_bits: 37,
             simd_moduli_bits: vec![60, 60, 60],
             cheetah_moduli_bits: vec![60, 49],
-            max_value: 7,
         }
     }
 }
