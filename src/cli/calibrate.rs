@@ -1,6 +1,7 @@
 //! `stria calibrate`: measure the fhe.rs cost profile of this machine.
 
-use super::*;
+use crate::CalibrateArgs;
+use anyhow::{Context, Result};
 
 pub(crate) fn run(a: CalibrateArgs) -> Result<()> {
     let CalibrateArgs {

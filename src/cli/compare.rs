@@ -1,6 +1,11 @@
 //! `stria compare`: networks side by side over protocols and links, with speedups.
 
-use super::*;
+use super::{emit, load, load_knobs, setting};
+use crate::{CompareArgs, Format};
+use anyhow::{Context, Result};
+use stria::cost::price::load_link;
+use stria::eval::evaluate;
+use stria::report::{CompareRow, compare_csv, compare_table, set_speedups};
 
 pub(crate) fn run(a: CompareArgs) -> Result<()> {
     let CompareArgs {

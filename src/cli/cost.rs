@@ -1,6 +1,11 @@
 //! `stria cost`: count and price every layer of one network under one protocol and link.
 
-use super::*;
+use super::{emit, load, load_knobs, setting};
+use crate::{CostArgs, Format};
+use anyhow::{Context, Result};
+use stria::cost::price::load_link;
+use stria::eval::evaluate;
+use stria::report::CostReport;
 
 pub(crate) fn run(a: CostArgs) -> Result<()> {
     let CostArgs {

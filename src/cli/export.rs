@@ -1,6 +1,8 @@
 //! `stria export`: a network spec as trainable code.
 
-use super::*;
+use super::{emit, load};
+use crate::{ExportArgs, ExportTarget};
+use anyhow::Result;
 
 pub(crate) fn run(a: ExportArgs) -> Result<()> {
     let ExportArgs { config, to, output } = a;

@@ -1,6 +1,9 @@
 //! `stria measured`: real framework runs against the prediction; fitting and using the framework time model.
 
-use super::*;
+use super::{emit, load, load_knobs, setting};
+use crate::{Format, MeasuredArgs};
+use anyhow::Result;
+use stria::cost::price::{load_link, load_profile};
 
 pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
     let MeasuredArgs {

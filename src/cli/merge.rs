@@ -1,6 +1,8 @@
 //! `stria merge`: join the outputs of a sharded search.
 
-use super::*;
+use super::out;
+use crate::MergeArgs;
+use anyhow::Result;
 
 pub(crate) fn run(a: MergeArgs) -> Result<()> {
     let MergeArgs { dirs, output } = a;

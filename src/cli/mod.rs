@@ -16,17 +16,15 @@ pub(crate) mod search;
 pub(crate) mod validate;
 pub(crate) mod zoo;
 
-pub(crate) use crate::*;
-pub(crate) use anyhow::{Context, Result};
-pub(crate) use std::path::{Path, PathBuf};
-pub(crate) use stria::cost::price::{CostProfile, Link, load_link, load_profile};
-pub(crate) use stria::eval::{Setting, evaluate};
-pub(crate) use stria::he::Protocol;
-pub(crate) use stria::net::{Network, load_network};
-pub(crate) use stria::packing::nonlinear::NonlinearParams;
-pub(crate) use stria::report::{
-    CompareRow, CostReport, compare_csv, compare_table, set_speedups, write_atomic,
-};
+use crate::Knobs;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use stria::cost::price::{CostProfile, Link, load_profile};
+use stria::eval::Setting;
+use stria::he::Protocol;
+use stria::net::{Network, load_network};
+use stria::packing::nonlinear::NonlinearParams;
+use stria::report::write_atomic;
 
 /// Loaded once per command: profile and non-linear parameters.
 pub(crate) struct Loaded {

@@ -1,6 +1,8 @@
 //! `stria search`: search a space of architectures for the Pareto front.
 
-use super::*;
+use super::{fresh_output, out};
+use crate::SearchArgs;
+use anyhow::Result;
 
 pub(crate) fn run(a: SearchArgs) -> Result<()> {
     let SearchArgs {

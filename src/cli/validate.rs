@@ -1,6 +1,12 @@
 //! `stria validate`: run layers on real HE and hold them against the model.
 
-use super::*;
+use super::{fresh_output, load, load_knobs, out, setting};
+use crate::{Knobs, ValidateArgs};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use stria::cost::price::Link;
+use stria::he::Protocol;
+use stria::report::write_atomic;
 
 pub(crate) fn run(a: ValidateArgs) -> Result<()> {
     let ValidateArgs {

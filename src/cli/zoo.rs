@@ -1,6 +1,8 @@
 //! `stria zoo`: write the built-in model zoo as network specs.
 
-use super::*;
+use super::out;
+use crate::ZooArgs;
+use anyhow::{Context, Result};
 
 pub(crate) fn run(a: ZooArgs) -> Result<()> {
     let ZooArgs { output_dir } = a;

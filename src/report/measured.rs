@@ -272,7 +272,8 @@ pub fn predict(
         };
         let linear = |k: &str, put: &mut dyn FnMut(&str, u64, f64, f64, u64)| {
             let bytes = he + nlb - trunc;
-            put(k, bytes, rest_ms, seal_us, bytes)
+            // A linear kind's term multiplies its SEAL time (`timing::unit_of`), not units.
+            put(k, bytes, rest_ms, seal_us, 0)
         };
         match layer.op {
             Op::Conv(_) => linear("Conv", &mut put),

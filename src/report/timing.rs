@@ -1,31 +1,30 @@
 //! Time of a real framework run: the SEAL calls of its linear layers priced with a SEAL cost
-//! profile, plus per-element (per-byte for HE layers) terms fitted on calibration runs.
+//! profile, and per-unit terms for its OT-based protocols, fitted on calibration runs.
 //!
 //! stria's own latency model (`cost::price`) prices fhe.rs operations and bytes on a link; the
 //! frameworks run SEAL and spend CPU time in their OT-based protocols, which bytes alone do not
 //! show. This model predicts the server's `Total time in <Kind>` of an OpenCheetah program run,
-//! kind by kind, from three measured terms:
+//! kind by kind, from measured terms:
 //!
 //! 1. **SEAL compute of the linear layers** ([`seal_calls`], [`seal_us`]). stria's counts of a
 //!    convolution, FC or batch norm are turned into the SEAL calls the framework's code makes
 //!    for them and priced with a SEAL profile measured on the machine by
-//!    `scripts/frameworks/seal-bench.sh` (same SEAL as the programs). The work is divided by
-//!    `min(threads, cores)`: the linear layers run on the server while the client waits.
-//! 2. **Per-unit terms** for what SEAL's primitives do not cover: for a linear kind, microseconds
-//!    per byte of its traffic (serialization, transfer, key generation, masking); for a
-//!    non-linear kind, microseconds per unit of its protocol's work ([`unit_of`]): under SCI_HE
-//!    per byte (IKNP-style OT extension spends CPU per OT in proportion to what it sends), under
-//!    Cheetah per element (ReLU evaluations, truncated values, max-pool comparisons,
-//!    average-pool divisions, argmax comparisons; its silent OT sends almost nothing). On
-//!    loopback the term includes moving the bytes. Each is fitted on calibration runs of the same
-//!    protocol and thread count: `(measured seconds - SEAL seconds) / units`, summed over the
-//!    runs (a ratio estimator), never below zero. A linear kind no calibration run has is
-//!    priced by its SEAL calls alone; a non-linear one is an error.
-//! 3. **Set-up**: the run's total minus the sum of its kinds (base OTs, Ferret's set-up), the
+//!    `scripts/frameworks/seal-bench.sh` (same SEAL as the programs, one thread).
+//! 2. **Thread count and what SEAL's primitives leave out** (serialization, transfer, key
+//!    generation): a linear kind's single-thread SEAL time is multiplied by a factor fitted on
+//!    the calibration runs of the same protocol and thread count, measured seconds over SEAL
+//!    seconds. A linear kind no calibration run has takes `Conv`'s factor (the same machinery);
+//!    with no factor at all, the SEAL time is divided by `min(threads, cores)`.
+//! 3. **Per-unit terms of the non-linear protocols**, fitted on the same runs: microseconds per
+//!    unit of a kind's work ([`unit_of`]): under SCI_HE per byte (IKNP-style OT extension spends
+//!    CPU per OT in proportion to what it sends), under Cheetah per element (ReLU evaluations,
+//!    truncated values, max-pool comparisons, average-pool divisions, argmax comparisons; its
+//!    silent OT sends almost nothing). On loopback the term includes moving the bytes.
+//! 4. **Set-up**: the run's total minus the sum of its kinds (base OTs, Ferret's set-up), the
 //!    mean over the calibration runs of the same protocol and thread count.
 //!
-//! A shaped link adds stria's link model (bytes over bandwidth plus round trips) on top; on
-//! loopback that term is zero and the transfer cost is inside the per-unit terms.
+//! Every fitted figure is a ratio estimator: the calibration runs' measured seconds summed over
+//! their units summed. A shaped link is not modelled: the committed runs are on loopback.
 
 use crate::cost::OpCounts;
 use crate::cost::price::{CostProfile, ProfileEntry};
@@ -148,14 +147,22 @@ pub fn seal_us(calls: &SealCalls, e: &ProfileEntry, profile: &str) -> Result<f64
         + opt(e.load_us, calls.load, "load_us")?)
 }
 
-/// What a kind's fitted term multiplies under a protocol (as the programs name it): bytes of
-/// the kind's traffic for linear kinds, and for every kind under SCI_HE, whose OT extensions
+/// Convolutions, FC and batch norms: the kinds priced by their SEAL calls.
+pub fn is_linear(kind: &str) -> bool {
+    matches!(kind, "Conv" | "MatMul" | "BatchNorm")
+}
+
+/// What a kind's fitted term multiplies under a protocol (as the programs name it): the
+/// single-thread SEAL microseconds of a linear kind (its term is a factor: measured per
+/// predicted), and for a non-linear kind under SCI_HE the bytes of its traffic, since its OT
+/// extensions
 /// (IKNP, KKOT) send a correction per OT, so that their CPU time follows their bytes; under
 /// Cheetah, whose silent OT (Ferret) sends next to nothing per OT, the elements its protocol
 /// processes ([`layer_elements`]).
 pub fn unit_of(protocol: &str, kind: &str) -> &'static str {
     match (protocol, kind) {
-        (_, "Conv" | "MatMul" | "BatchNorm") | ("SCI_HE", _) => "byte",
+        (_, "Conv" | "MatMul" | "BatchNorm") => "SEAL microsecond",
+        ("SCI_HE", _) => "byte",
         (_, "Relu") => "ReLU evaluation",
         (_, "Truncation") => "truncated element",
         (_, "Maxpool") => "comparison",
@@ -201,9 +208,9 @@ pub struct Term {
     pub unit: String,
     /// Microseconds per unit.
     pub us_per_unit: f64,
-    /// Units and residual seconds it was fitted on.
+    /// Units and measured seconds it was fitted on.
     pub fitted_units: u64,
-    pub fitted_residual_s: f64,
+    pub fitted_seconds: f64,
 }
 
 /// Set-up seconds of one protocol and thread count.
@@ -243,7 +250,10 @@ impl TimeModel {
             .find(|t| t.protocol == protocol && t.threads == threads && t.kind == kind)
     }
 
-    /// Predicted seconds of one kind. Errors name the model file when no term fits.
+    /// Predicted seconds of one kind. A linear kind is its single-thread SEAL microseconds times
+    /// the fitted factor of that kind (or of `Conv`, the same machinery, when no calibration run
+    /// had the kind), or divided by `min(threads, cores)` when there is neither; a non-linear
+    /// kind is its units times its fitted cost. Errors name the model file when no term fits.
     pub fn kind_seconds(
         &self,
         file: &str,
@@ -252,14 +262,21 @@ impl TimeModel {
         kind: &str,
         w: &KindWork,
     ) -> Result<f64, SpecError> {
-        let seal_s = w.seal_us / self.speedup(threads) / 1e6;
+        if is_linear(kind) {
+            let factor = self
+                .term(protocol, threads, kind)
+                .or_else(|| self.term(protocol, threads, "Conv"))
+                .map(|t| t.us_per_unit);
+            return Ok(match factor {
+                Some(f) => w.seal_us * f / 1e6,
+                None => w.seal_us / self.speedup(threads) / 1e6,
+            });
+        }
         if w.units == 0 {
-            return Ok(seal_s);
+            return Ok(0.0);
         }
         match self.term(protocol, threads, kind) {
-            Some(t) => Ok(seal_s + t.us_per_unit * w.units as f64 / 1e6),
-            // A linear kind no calibration run had: its SEAL calls alone.
-            None if matches!(kind, "Conv" | "MatMul" | "BatchNorm") => Ok(seal_s),
+            Some(t) => Ok(t.us_per_unit * w.units as f64 / 1e6),
             None => Err(SpecError::file(
                 file,
                 format!(
@@ -308,23 +325,27 @@ pub fn fit(
         terms: Vec::new(),
         setup: Vec::new(),
     };
-    // (protocol, threads, kind) -> (units, residual seconds)
+    // (protocol, threads, kind) -> (units, measured seconds)
     let mut acc: BTreeMap<(String, u32, String), (u64, f64)> = BTreeMap::new();
     let mut setups: BTreeMap<(String, u32), Vec<f64>> = BTreeMap::new();
     for o in obs {
-        let sp = model.speedup(o.threads);
         let mut kinds_s = 0.0;
         for (kind, w) in &o.work {
             let Some(&m) = o.measured_s.get(kind) else {
                 continue;
             };
             kinds_s += m;
-            let resid = m - w.seal_us / sp / 1e6;
             let e = acc
                 .entry((o.protocol.clone(), o.threads, kind.clone()))
                 .or_default();
-            e.0 += w.units;
-            e.1 += resid;
+            // A linear kind: measured seconds per single-thread SEAL second. Otherwise: seconds
+            // per unit.
+            e.0 += if is_linear(kind) {
+                w.seal_us.round() as u64
+            } else {
+                w.units
+            };
+            e.1 += m;
         }
         if let Some(t) = o.total_s {
             setups
@@ -339,9 +360,9 @@ pub fn fit(
         }
         model.terms.push(Term {
             unit: unit_of(&protocol, &kind).to_string(),
-            us_per_unit: (resid.max(0.0) * 1e6 / units as f64 * 1e6).round() / 1e6,
+            us_per_unit: (resid * 1e6 / units as f64 * 1e6).round() / 1e6,
             fitted_units: units,
-            fitted_residual_s: (resid * 1e3).round() / 1e3,
+            fitted_seconds: (resid * 1e3).round() / 1e3,
             protocol,
             threads,
             kind,
@@ -367,7 +388,7 @@ pub fn terms_table(m: &TimeModel) -> String {
         "Unit",
         "us per unit",
         "Units fitted",
-        "Residual s",
+        "Measured s",
     ]
     .iter()
     .map(|h| h.to_string())
@@ -383,7 +404,7 @@ pub fn terms_table(m: &TimeModel) -> String {
                 t.unit.clone(),
                 format!("{:.6}", t.us_per_unit),
                 t.fitted_units.to_string(),
-                format!("{:.3}", t.fitted_residual_s),
+                format!("{:.3}", t.fitted_seconds),
             ]
         })
         .collect();
@@ -496,39 +517,73 @@ mod tests {
 
     #[test]
     fn fit_ratio_and_prediction() {
-        let mk = |run: &str, units: u64, seal_us: f64, m: f64, total: f64| Observation {
+        let mk = |run: &str, relu: u64, conv_seal_us: f64, m: [f64; 2], total: f64| Observation {
             run: run.into(),
             protocol: "cheetah".into(),
             threads: 2,
-            work: BTreeMap::from([("Relu".to_string(), KindWork { seal_us, units })]),
-            measured_s: BTreeMap::from([("Relu".to_string(), m)]),
+            work: BTreeMap::from([
+                (
+                    "Relu".to_string(),
+                    KindWork {
+                        seal_us: 0.0,
+                        units: relu,
+                    },
+                ),
+                (
+                    "Conv".to_string(),
+                    KindWork {
+                        seal_us: conv_seal_us,
+                        units: 123,
+                    },
+                ),
+            ]),
+            measured_s: BTreeMap::from([("Relu".to_string(), m[0]), ("Conv".to_string(), m[1])]),
             total_s: Some(total),
         };
         let obs = [
-            mk("a", 1_000_000, 0.0, 3.0, 4.0),
-            mk("b", 3_000_000, 0.0, 5.0, 7.0),
+            mk("a", 1_000_000, 2e6, [3.0, 1.5], 5.5),
+            mk("b", 3_000_000, 6e6, [5.0, 4.5], 11.5),
         ];
         let p = CostProfile::published_priors();
         let m = fit("t", 2, p, &obs).unwrap();
-        // (3 + 5) s over 4M elements = 2 us per element; set-up mean of 1 and 2 s.
-        assert_eq!(m.terms.len(), 1);
-        assert!((m.terms[0].us_per_unit - 2.0).abs() < 1e-9);
+        // Relu: (3 + 5) s over 4M elements = 2 us per element. Conv: (1.5 + 4.5) s measured over
+        // (2 + 6) s of single-thread SEAL time = 0.75. Set-up: mean of 1 and 2 s.
+        assert_eq!(m.terms.len(), 2);
+        let term = |k: &str| m.terms.iter().find(|t| t.kind == k).unwrap();
+        assert!((term("Relu").us_per_unit - 2.0).abs() < 1e-9);
+        assert_eq!(term("Conv").unit, "SEAL microsecond");
+        assert!((term("Conv").us_per_unit - 0.75).abs() < 1e-9);
         assert_eq!(m.setup_seconds("cheetah", 2), Some(1.5));
-        let w = KindWork {
-            seal_us: 4e6,
+        let relu = KindWork {
+            seal_us: 0.0,
             units: 500_000,
         };
-        // SEAL 4 s over min(2, 2) threads + 1 s.
-        let s = m.kind_seconds("m.json", "cheetah", 2, "Relu", &w).unwrap();
+        let s = m
+            .kind_seconds("m.json", "cheetah", 2, "Relu", &relu)
+            .unwrap();
+        assert!((s - 1.0).abs() < 1e-9);
+        // A linear kind: SEAL seconds times the factor; MatMul takes Conv's; without any factor
+        // (another thread count) the SEAL time over min(threads, cores).
+        let lin = KindWork {
+            seal_us: 4e6,
+            units: 0,
+        };
+        let s = m
+            .kind_seconds("m.json", "cheetah", 2, "MatMul", &lin)
+            .unwrap();
         assert!((s - 3.0).abs() < 1e-9);
+        let s = m
+            .kind_seconds("m.json", "cheetah", 4, "Conv", &lin)
+            .unwrap();
+        assert!((s - 2.0).abs() < 1e-9);
+        // A non-linear kind without a term is an error naming the model file.
         let e = m
-            .kind_seconds("m.json", "SCI_HE", 2, "Relu", &w)
+            .kind_seconds("m.json", "SCI_HE", 2, "Relu", &relu)
             .unwrap_err()
             .to_string();
         assert!(e.contains("m.json") && e.contains("SCI_HE"), "{e}");
-        // MatMul falls back on Conv's per-byte term; a non-linear kind does not.
         assert!(
-            m.kind_seconds("m.json", "cheetah", 2, "Maxpool", &w)
+            m.kind_seconds("m.json", "cheetah", 2, "Maxpool", &relu)
                 .is_err()
         );
     }
