@@ -421,8 +421,8 @@ pub fn terms_table(m: &TimeModel) -> String {
     }
     let mut t = super::render_table(&heads, &body, 3);
     t.push_str(&format!(
-        "fitted on {} run(s): {}; linear layers priced with SEAL profile `{}`, speed-up \
-         min(threads, {})\n",
+        "fitted on {} run(s): {}; linear layers: SEAL profile `{}` times their factor (over \
+         min(threads, {}) where none was fitted)\n",
         m.calibration_runs.len(),
         m.calibration_runs.join(", "),
         m.seal_profile.name,
