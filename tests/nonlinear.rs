@@ -1,5 +1,6 @@
-//! Non-linear costs (background.md section 6): the quoted per-function numbers, hand-derived
-//! per-layer accounting on tiny networks, and ResNet-50 (CrypTFlow2/Cheetah layout) totals.
+//! Non-linear costs (CrypTFlow2 (Rathee et al., CCS 2020) Secs. 3-5; Cheetah (Huang et al., USENIX
+//! Security 2022) Sec. 4): the quoted per-function numbers, hand-derived per-layer accounting on
+//! tiny networks, and ResNet-50 (CrypTFlow2/Cheetah layout) totals.
 
 use std::path::Path;
 use stria::net::{Network, Op, build, load_network, parse_spec};
@@ -51,7 +52,7 @@ fn quoted_cryptflow2_l32() {
     assert_eq!(cf2_relu_ring_bits(32, 7, 128), 3298);
     assert_eq!(cf2_millionaires_rounds(32), 5);
 
-    // The remaining l = 32 figures the background quotes (5288, 4310, 5570, 7796) are the
+    // The remaining l = 32 figures quoted from CrypTFlow2 (5288, 4310, 5570, 7796) are the
     // CrypTFlow2 paper's concrete counts, printed next to the *bound* formulas; stria only has the
     // bounds for these rows, which give more. The same gap shows on the ring ReLU, where the exact
     // count is known: bound 128*32 + 18*32 = 4672 vs exact 3298 (ratio 0.71). Not fudged: the
@@ -93,7 +94,7 @@ fn quoted_l37_f12() {
     assert_eq!(cheetah_trunc_approx_bits(37), 481);
     assert_eq!(cheetah_trunc_faithful_bits(37, 12), 16 * 37 + 11 * 12);
     // Cheetah millionaires' at l = 32: 11*32 = 352, consistent with the measured ~348 bits per
-    // call of Cheetah Table 6 (background 6.3).
+    // call of Cheetah Table 6.
     assert_eq!(cheetah_millionaires_bits(32), 352);
 }
 

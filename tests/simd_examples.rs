@@ -1,4 +1,5 @@
-//! Hand-derived SCI_HE (CrypTFlow2 SIMD) examples, background.md 3.9, 5.2 and corner cases.
+//! Hand-derived SCI_HE (CrypTFlow2 SIMD) examples on shapes chosen by the project, depthwise
+//! layers and corner cases (EzPC `SCI/src/LinearHE/conv-field.cpp`, `fc-field.cpp`).
 //!
 //! Every expected value is written out and derived by hand in the comment above it; none is
 //! obtained by calling the code under test. Shared facts used in the derivations:

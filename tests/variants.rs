@@ -1,4 +1,5 @@
-//! Gazelle / GALA formulas (background.md 3.10) on hand-derived cases, and invariants of all
+//! Gazelle / GALA formulas (Gazelle (Juvekar et al., USENIX Security 2018) Tables 2 and 4; GALA
+//! (Zhang et al., NDSS 2021) Sec. III, Tables II-III) on hand-derived cases, and invariants of all
 //! protocols checked by property tests.
 
 use proptest::prelude::*;
