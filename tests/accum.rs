@@ -5,10 +5,10 @@
 //!
 //! Every expected number is derived by hand in the comment above it. Shared facts:
 //!
-//! - SCI_HE layout (3.2): `S = next_pow2(H*W)` of the stored image, `N = max(8192, 2*S)`,
-//!   `hc = (N/2)/S`, `cn = 2*hc`, `out_halves = ceil(co/hc)`, `half_perms = out_halves (+1 if odd
-//!   and > 1)`, `convs = half_perms*hc`. At 14x14 (1x1: 196 slots; 3x3 pad 1: 16x16 = 256 slots)
-//!   S = 256, N = 8192, hc = 16, cn = 32.
+//! - SCI_HE layout (EzPC `ConvField::configure`): `S = next_pow2(H*W)` of the stored image,
+//!   `N = max(8192, 2*S)`, `hc = (N/2)/S`, `cn = 2*hc`, `out_halves = ceil(co/hc)`,
+//!   `half_perms = out_halves (+1 if odd and > 1)`, `convs = half_perms*hc`. At 14x14 (1x1: 196
+//!   slots; 3x3 pad 1: 16x16 = 256 slots) S = 256, N = 8192, hc = 16, cn = 32.
 //! - Bytes per ciphertext at N = 8192: `2*N*3*8 = 393,216` up, `2*N*8 = 131,072` down.
 //! - NAF weights: w(1) = w(16) = 1, w(17) = 2 (16+1), w(18) = 2 (16+2), w(33) = 2 (32+1),
 //!   w(2) = w(32) = 1, w(34) = 2. One member of an output pair at hc = 16 costs 23 key switches
@@ -101,12 +101,12 @@ fn cross() -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Background 8.7
+// Worked bottleneck block at 14x14, N = 8192 (derived here)
 // ---------------------------------------------------------------------------------------------
 
 /// Row 1: plaintext-designed, he-rotate, B = dense 3x3.
 #[test]
-fn example_8_7_he_rotate_dense() {
+fn bottleneck_he_rotate_dense() {
     let n = bottleneck(json!({}), json!({}));
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // Internal: only B: 2 input ciphertexts x steps 1, 2, 16, 17, 18, 32, 33, 34 = 16 rotations,
@@ -126,11 +126,11 @@ fn example_8_7_he_rotate_dense() {
     assert_eq!(total(&auto, &cfg(Protocol::Cryptflow2)), c);
 }
 
-/// Row 2: he-rotate with B = cross. Background 8.7 anchors the cross at its centre (4 rotations
+/// Row 2: he-rotate with B = cross. The worked example anchors the cross at its centre (4 rotations
 /// per input ciphertext, steps +-1, +-16, 1 key switch each: "8 (8)"); SCI_HE anchors every tap
 /// at the sub-filter's top-left corner, which is not a tap of a cross, so all 5 taps rotate.
 #[test]
-fn example_8_7_he_rotate_cross() {
+fn bottleneck_he_rotate_cross() {
     let n = bottleneck(json!({}), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // Cross taps (0,1), (1,0), (1,1), (1,2), (2,1) on the stored width 16: steps 1, 16, 17, 18, 33,
@@ -145,7 +145,7 @@ fn example_8_7_he_rotate_cross() {
 
 /// Row 3: striped everywhere (G = cn = 32, strided groups), B = cross.
 #[test]
-fn example_8_7_striped() {
+fn bottleneck_striped() {
     let n = bottleneck(striped(), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // G = 32 is a multiple of cn = 32: slot-aligned, no external rotation.
@@ -172,7 +172,7 @@ fn example_8_7_striped() {
 
 /// Row 4: share-side everywhere, B = cross.
 #[test]
-fn example_8_7_share_side() {
+fn bottleneck_share_side() {
     let n = bottleneck(json!({"accum": "share-side"}), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // Internal and ScMult as he-rotate (row 2); no external rotation.
@@ -187,10 +187,10 @@ fn example_8_7_share_side() {
     assert_eq!((c.add, c.mod_switch, c.enc, c.dec), (1408, 768, 264, 256));
 }
 
-/// Background 8.7 under Cheetah (N = 4096): the dense block and the grouped one, contiguous and
-/// strided. Accumulation strategies do not change Cheetah's counts.
+/// The worked bottleneck block under Cheetah (N = 4096): the dense block and the grouped one,
+/// contiguous and strided. Accumulation strategies do not change Cheetah's counts.
 #[test]
-fn example_8_7_cheetah() {
+fn bottleneck_cheetah() {
     let ch = cfg(Protocol::Cheetah);
     // Channel blocks (heuristic): A and C (14x14 = 196): Cw = min(4096/196 = 20, C); B (16x16
     // padded = 256): Cw = min(16, 64, 4096/9) = 16. dC: A ceil(128/20) = 7, B 64/16 = 4,

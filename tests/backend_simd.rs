@@ -149,7 +149,7 @@ fn smaller_plaintext_and_other_seed() {
 /// The fhe.rs size model against serialized ciphertexts, and against sizes measured on fhe 0.1.1.
 #[test]
 fn fhe_byte_model() {
-    // Background 10.1 measurements.
+    // Sizes measured on fhe 0.1.1 (derived here).
     let a = [36, 36, 37];
     assert_eq!(fhe_ct_bytes(4096, &a, 0, true), 55_857);
     assert_eq!(fhe_ct_bytes(4096, &a, 0, false), 111_646);

@@ -44,8 +44,8 @@ fn shipped_config_is_the_default() {
 
 #[test]
 fn quoted_cryptflow2_l32() {
-    // Background 6.2, l = 32: millionaires' 3844 (m = 4) and 2930 (m = 7); ReLU over Z_(2^l)
-    // 3298 = 2914 + 384 (m = 7). All reproduced exactly.
+    // CrypTFlow2's quoted figures, l = 32: millionaires' 3844 (m = 4) and 2930 (m = 7); ReLU over
+    // Z_(2^l) 3298 = 2914 + 384 (m = 7). All reproduced exactly.
     assert_eq!(cf2_millionaires_bits(32, 4, 128), 3844);
     assert_eq!(cf2_millionaires_bits(32, 7, 128), 2930);
     assert_eq!(cf2_drelu_ring_bits(32, 7, 128), 2914);
@@ -442,7 +442,7 @@ fn resnet50_cf2() {
 
     let (tc, tk) = (total(&cf2), total(&ch));
     assert_eq!((tc.relu, tc.trunc), (tk.relu, tk.trunc));
-    // Background 6.3: Cheetah cuts more than 90% of CrypTFlow2's non-linear traffic.
+    // Cheetah Sec. 1.1: Cheetah cuts more than 90% of CrypTFlow2's non-linear traffic.
     assert!(tk.bits * 10 < tc.bits, "{} vs {}", tk.bits, tc.bits);
 }
 

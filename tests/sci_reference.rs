@@ -1144,7 +1144,7 @@ fn seal_key_model() {
     }
 }
 
-/// Background 5.2: a depthwise layer pushed through the dense SCI_HE algorithm (zero weights off
+/// Derived here: a depthwise layer pushed through the dense SCI_HE algorithm (zero weights off
 /// the diagonal) computes the same products as the native count, but still runs every external
 /// rotation; the native library count has none. MobileNetV2-CIFAR `block4.dw`: 16x16, 192
 /// channels, 3x3, pad 1.

@@ -153,7 +153,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// GALA rotates once per live offset per output ciphertext after summing over inputs, so it
-    /// never needs more external rotations than Gazelle's output rotations (3.10).
+    /// never needs more external rotations than Gazelle's output rotations (GALA Sec. III-B, Table
+    /// III).
     #[test]
     fn gala_external_never_exceeds_gazelle_output((ci, co, hw, k, s, p, _) in conv_strategy()) {
         prop_assume!(hw + 2 * p >= k);

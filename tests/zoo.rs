@@ -192,7 +192,7 @@ fn conv_counts_macs_and_outputs() {
 
 #[test]
 fn batchnorms_fold_into_their_convolutions() {
-    // Background 4.6: a BN directly after a conv/fc folds. In the post-activation nets every BN
+    // A BN directly after a conv/fc folds (Cheetah Sec. 5.1). In the post-activation nets every BN
     // follows its conv, one BN per conv.
     for stem in STEMS.iter().filter(|s| !s.starts_with("resnet50-c")) {
         let n = net(stem);
@@ -345,7 +345,8 @@ fn mobilenetv2_stage_resolutions() {
 
 #[test]
 fn mobilenetv2_cifar_projection_shortcuts() {
-    // Background 9.4: 1x1 projection shortcuts on blocks 0, 1, 10 and 16 (global block index).
+    // kuangliu/pytorch-cifar `models/mobilenetv2.py`: 1x1 projection shortcuts on blocks 0, 1, 10
+    // and 16 (global block index).
     for stem in ["mobilenetv2-cifar10", "mobilenetv2-tiny"] {
         let n = net(stem);
         let mut shortcuts: Vec<&str> = n
@@ -460,10 +461,10 @@ fn resnet50_cf2_convolutions_follow_main_resnet50() {
 
 #[test]
 fn resnet50_cf2_layer_counts() {
-    // Background 4.6 and 6.4: 53 conv, 49 BN, 49 ReLU, 1 max-pool, 1 average pool, 1 FC
-    // 2048 -> 1001. Every BN is evaluated, none folded (SCI's `FusedBatchNorm4411` calls
-    // `ElemWiseActModelVectorMult` for all 49): 1 after the max-pool, 16 after an add and 32
-    // after a conv.
+    // Cheetah Sec. 6, Table 9 and OpenCheetah `networks/main_resnet50.cpp`: 53 conv, 49 BN, 49
+    // ReLU, 1 max-pool, 1 average pool, 1 FC 2048 -> 1001. Every BN is evaluated, none folded
+    // (SCI's `FusedBatchNorm4411` calls `ElemWiseActModelVectorMult` for all 49): 1 after the
+    // max-pool, 16 after an add and 32 after a conv.
     let n = net("resnet50-cf2");
     assert_eq!(count(&n, |o| matches!(o, Op::BatchNorm { .. })), 49);
     assert_eq!(count(&n, |o| *o == Op::BatchNorm { folded: true }), 0);

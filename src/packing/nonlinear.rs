@@ -975,7 +975,7 @@ mod tests {
 
     #[test]
     fn millionaires_quoted_l32() {
-        // Background 6.2: 3844 bits at m = 4, 2930 at m = 7 (l = 32).
+        // CrypTFlow2's quoted figures: 3844 bits at m = 4, 2930 at m = 7 (l = 32).
         assert_eq!(cf2_millionaires_bits(32, 4, 128), 3844);
         assert_eq!(cf2_millionaires_bits(32, 7, 128), 2930);
         // Both under the m = 4 bound lambda*l + 14*l = 4544.
