@@ -379,7 +379,7 @@ pub fn tree_rounds(d: u64, step: u64) -> u64 {
 //
 // Rounds: the Cheetah paper gives none; derived here: they follow CrypTFlow2's comparison tree
 // depth (log2(l) plus a constant).
-// Stria's choice [C]: millionaires'/DReLU `ceil(log2 l)`, MUX 2, ReLU `ceil(log2 l) + 2`, faithful
+// Stria's choice (an estimate): millionaires'/DReLU `ceil(log2 l)`, MUX 2, ReLU `ceil(log2 l) + 2`, faithful
 // truncation `ceil(log2 l) + 3` (CrypTFlow2's constants), approximate truncation (and the
 // truncation-class division of average pooling) `ceil(log2 l) + 2` (one MSB comparison tree plus
 // one OT exchange; the low-part wrap comparison is dropped), known-MSB truncation 1 (a single
