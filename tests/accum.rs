@@ -1,12 +1,14 @@
 //! Accumulation strategies for SIMD-packed convolutions (`accum`: he-rotate, striped, share-side,
-//! auto), strided group layouts, and the `shuffle` layer (background.md 5.3, 8.3, 8.7).
+//! auto), strided group layouts, and the `shuffle` layer (derived here: the project's own plans;
+//! `share-side` applies GALA's share-side rotate-and-sum, GALA (Zhang et al., NDSS 2021) Sec.
+//! III-A, to convolutions).
 //!
 //! Every expected number is derived by hand in the comment above it. Shared facts:
 //!
-//! - SCI_HE layout (3.2): `S = next_pow2(H*W)` of the stored image, `N = max(8192, 2*S)`,
-//!   `hc = (N/2)/S`, `cn = 2*hc`, `out_halves = ceil(co/hc)`, `half_perms = out_halves (+1 if odd
-//!   and > 1)`, `convs = half_perms*hc`. At 14x14 (1x1: 196 slots; 3x3 pad 1: 16x16 = 256 slots)
-//!   S = 256, N = 8192, hc = 16, cn = 32.
+//! - SCI_HE layout (EzPC `ConvField::configure`): `S = next_pow2(H*W)` of the stored image,
+//!   `N = max(8192, 2*S)`, `hc = (N/2)/S`, `cn = 2*hc`, `out_halves = ceil(co/hc)`,
+//!   `half_perms = out_halves (+1 if odd and > 1)`, `convs = half_perms*hc`. At 14x14 (1x1: 196
+//!   slots; 3x3 pad 1: 16x16 = 256 slots) S = 256, N = 8192, hc = 16, cn = 32.
 //! - Bytes per ciphertext at N = 8192: `2*N*3*8 = 393,216` up, `2*N*8 = 131,072` down.
 //! - NAF weights: w(1) = w(16) = 1, w(17) = 2 (16+1), w(18) = 2 (16+2), w(33) = 2 (32+1),
 //!   w(2) = w(32) = 1, w(34) = 2. One member of an output pair at hc = 16 costs 23 key switches
@@ -62,8 +64,9 @@ fn total(n: &Network, cfg: &CountConfig) -> OpCounts {
         .sum()
 }
 
-/// The background 8.7 bottleneck: A = 1x1 128 -> 64, B = 3x3 pad 1 64 -> 64 (dense or cross),
-/// C = 1x1 64 -> 128, each with `extra` fields merged in (B also gets `b_extra`).
+/// The worked bottleneck block (derived here, at 14x14, N = 8192): A = 1x1 128 -> 64, B = 3x3 pad 1
+/// 64 -> 64 (dense or cross), C = 1x1 64 -> 128, each with `extra` fields merged in (B also gets
+/// `b_extra`).
 fn bottleneck(extra: Value, b_extra: Value) -> Network {
     let with = |mut v: Value, more: &Value| {
         for (k, x) in more.as_object().unwrap() {
@@ -98,12 +101,12 @@ fn cross() -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Background 8.7
+// Worked bottleneck block at 14x14, N = 8192 (derived here)
 // ---------------------------------------------------------------------------------------------
 
 /// Row 1: plaintext-designed, he-rotate, B = dense 3x3.
 #[test]
-fn example_8_7_he_rotate_dense() {
+fn bottleneck_he_rotate_dense() {
     let n = bottleneck(json!({}), json!({}));
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // Internal: only B: 2 input ciphertexts x steps 1, 2, 16, 17, 18, 32, 33, 34 = 16 rotations,
@@ -123,16 +126,16 @@ fn example_8_7_he_rotate_dense() {
     assert_eq!(total(&auto, &cfg(Protocol::Cryptflow2)), c);
 }
 
-/// Row 2: he-rotate with B = cross. Background 8.7 anchors the cross at its centre (4 rotations
+/// Row 2: he-rotate with B = cross. The worked example anchors the cross at its centre (4 rotations
 /// per input ciphertext, steps +-1, +-16, 1 key switch each: "8 (8)"); SCI_HE anchors every tap
 /// at the sub-filter's top-left corner, which is not a tap of a cross, so all 5 taps rotate.
 #[test]
-fn example_8_7_he_rotate_cross() {
+fn bottleneck_he_rotate_cross() {
     let n = bottleneck(json!({}), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
-    // Cross taps (0,1), (1,0), (1,1), (1,2), (2,1) on the stored width 16: steps 1, 16, 17, 18,
-    // 33, all non-zero: 5 rotations per input ciphertext, key switches 1+1+2+2+2 = 8; B has 2
-    // input ciphertexts: 10 rotations, 16 key switches (background, centre anchor: 8 and 8).
+    // Cross taps (0,1), (1,0), (1,1), (1,2), (2,1) on the stored width 16: steps 1, 16, 17, 18, 33,
+    // all non-zero: 5 rotations per input ciphertext, key switches 1+1+2+2+2 = 8; B has 2 input
+    // ciphertexts: 10 rotations, 16 key switches (derived here for the centre anchor: 8 and 8).
     assert_eq!((c.internal_rot, c.external_rot), (10, 248));
     assert_eq!(c.key_switch, 16 + 376);
     // ScMult: B 64*64*5/32 = 640; 256 + 640 + 256 = 1152.
@@ -142,7 +145,7 @@ fn example_8_7_he_rotate_cross() {
 
 /// Row 3: striped everywhere (G = cn = 32, strided groups), B = cross.
 #[test]
-fn example_8_7_striped() {
+fn bottleneck_striped() {
     let n = bottleneck(striped(), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // G = 32 is a multiple of cn = 32: slot-aligned, no external rotation.
@@ -150,7 +153,7 @@ fn example_8_7_striped() {
     assert_eq!((c.internal_rot, c.external_rot, c.key_switch), (10, 0, 16));
     // ScMult = live (out ct, in ct) pairs x T, pairs with j == k (mod G/cn = 1): all of them.
     // A: 2 x 4 = 8 (fan-in 4 channels); B: 2 x 2 x 5 taps = 20 (2 channels x 5 taps);
-    // C: 4 x 2 = 8 (2 channels). Total 36 as in background 8.7.
+    // C: 4 x 2 = 8 (2 channels). Total 36.
     assert_eq!(c.scmult, 36);
     // Same ciphertexts as he-rotate: 8 up, 8 down, 1,048,576 bytes down.
     assert_eq!((c.ct_up, c.ct_down), (8, 8));
@@ -169,7 +172,7 @@ fn example_8_7_striped() {
 
 /// Row 4: share-side everywhere, B = cross.
 #[test]
-fn example_8_7_share_side() {
+fn bottleneck_share_side() {
     let n = bottleneck(json!({"accum": "share-side"}), cross());
     let c = total(&n, &cfg(Protocol::Cryptflow2));
     // Internal and ScMult as he-rotate (row 2); no external rotation.
@@ -184,10 +187,10 @@ fn example_8_7_share_side() {
     assert_eq!((c.add, c.mod_switch, c.enc, c.dec), (1408, 768, 264, 256));
 }
 
-/// Background 8.7 under Cheetah (N = 4096): the dense block and the grouped one, contiguous and
-/// strided. Accumulation strategies do not change Cheetah's counts.
+/// The worked bottleneck block under Cheetah (N = 4096): the dense block and the grouped one,
+/// contiguous and strided. Accumulation strategies do not change Cheetah's counts.
 #[test]
-fn example_8_7_cheetah() {
+fn bottleneck_cheetah() {
     let ch = cfg(Protocol::Cheetah);
     // Channel blocks (heuristic): A and C (14x14 = 196): Cw = min(4096/196 = 20, C); B (16x16
     // padded = 256): Cw = min(16, 64, 4096/9) = 16. dC: A ceil(128/20) = 7, B 64/16 = 4,
@@ -198,7 +201,7 @@ fn example_8_7_cheetah() {
     assert_eq!((dense.ct_up, dense.scmult, dense.ct_down), (15, 1216, 256));
     // Contiguous groups of G = 32: A groups of 4 channels (block width 20, a multiple of 4: one
     // block each): 64 outputs x 1 = 64; B groups of 2 in blocks of 16: 64; C groups of 2 in
-    // blocks of 20: 128 x 1 = 128. 256 products (background 8.7: "groups laid out contiguously").
+    // blocks of 20: 128 x 1 = 128. 256 products (groups laid out contiguously).
     let contiguous = total(
         &bottleneck(json!({"groups": 32}), json!({"kernel_shape": "cross"})),
         &ch,
@@ -328,7 +331,8 @@ fn striped_g_not_multiple_of_cn() {
 /// for three sub-convolutions (cn = 16) and not for the fourth (cn = 32).
 #[test]
 fn striped_stride_two_sub_convolutions() {
-    // 32x32, 64 -> 64, 3x3, pad 1, stride 2, G = 16 strided (background 3.B geometry):
+    // 32x32, 64 -> 64, 3x3, pad 1, stride 2, G = 16 strided (the geometry of CIFAR ResNet-18's
+    // `layer2.0.conv1`):
     //   (0,0): 17x17, sub-filter 2x2, S = 512, cn = 16: inp_ct = out_ct = 4;
     //   (0,1): 17x16, 2x1, cn 16; (1,0): 16x17, 1x2, cn 16; (1,1): 16x16, 1x1, S 256, cn 32.
     // cn = 16 sub-convolutions: G/cn = 1, every (out, in) ciphertext pair live: 16 pairs.

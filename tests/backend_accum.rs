@@ -1,4 +1,4 @@
-//! The SCI_HE SIMD executor's accumulation strategies (background.md 8.3) against the closed-form
+//! The SCI_HE SIMD executor's accumulation strategies (derived here) against the closed-form
 //! counter: `accum: striped` with strided groups (the slot-aligned plan, G a multiple of `cn`) and
 //! `accum: share-side` (partial sums returned unrotated, aligned on the plaintext shares). For both
 //! key policies: every count column equals `count_layer`, the two-party result reconstructs to the

@@ -1,6 +1,8 @@
-//! Cheetah on real BFV ciphertexts (background.md 4, 5.2, 5.3, 10.2): every layer is run by
-//! `backend::coeff::run_layer` with the counter's own partition, reconstructed exactly against the
-//! integer layer mod 2^l, and its observed counts must equal `packing::count_layer` column by
+//! Cheetah on real BFV ciphertexts (Cheetah (Huang et al., USENIX Security 2022) Sec. 3;
+//! OpenCheetah `hom_conv2d_ss.cc`, `hom_fc_ss.cc`, `hom_bn_ss.cc`; depthwise and grouped layouts
+//! derived here; closed form, execution and counted library calls must agree): every layer is run
+//! by `backend::coeff::run_layer` with the counter's own partition, reconstructed exactly against
+//! the integer layer mod 2^l, and its observed counts must equal `packing::count_layer` column by
 //! column. Tiny insecure rings (N = 256..1024) keep the file fast.
 
 #![cfg(feature = "he")]

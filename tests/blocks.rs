@@ -136,7 +136,7 @@ fn bottleneck_equals_the_resnet50_blocks() {
     }
 }
 
-/// (t, c, n, s) of MobileNetV2 (background 9.3).
+/// (t, c, n, s) of MobileNetV2 (torchvision `torchvision/models/mobilenetv2.py`).
 const MBV2: [(u32, u32, u32, u32); 7] = [
     (1, 16, 1, 1),
     (6, 24, 2, 2),

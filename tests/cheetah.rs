@@ -1,4 +1,6 @@
-//! Cheetah coefficient packing on hand-derived cases (background.md 4.3-4.8, 5.2).
+//! Cheetah coefficient packing on hand-derived cases (Cheetah (Huang et al., USENIX Security 2022)
+//! Sec. 3; OpenCheetah `shape_inference.cc`, `hom_conv2d_ss.cc`, `hom_fc_ss.cc`; depthwise layouts
+//! derived here).
 
 use stria::cost::OpCounts;
 use stria::net::{Network, build, parse_spec};
@@ -68,7 +70,7 @@ fn small_image_conv() {
     // The first layer reads the client's own input: no AddPlain.
     let (first, _) = cheetah(conv, 256, 16, 16, Partition::Heuristic);
     assert_eq!(first.add, 5376);
-    // The paper's search finds the same partition (background 4.8).
+    // The paper's search (Cheetah Sec. 3.2.1, Appendix C) finds the same partition.
     let (s, _) = cheetah(conv, 256, 16, 16, Partition::Search);
     assert_eq!((s.ct_up, s.scmult, s.ct_down), (22, 5632, 256));
 }
@@ -119,9 +121,9 @@ fn strided_convs() {
 
 #[test]
 fn fc_split_and_counts() {
-    // 512 -> 200 at N = 4096 (background 4.5): (now, niw) = (29, 128): ceil(512/128) = 4 input,
-    // ceil(200/29) = 7 output ciphertexts, 28 products; 29 is the first `now` reaching cost 11
-    // (now = 28: niw <= 146, 4 inputs, 8 outputs = 12).
+    // 512 -> 200 at N = 4096 (OpenCheetah `hom_fc_ss.cc` `getSplit`): (now, niw) = (29, 128):
+    // ceil(512/128) = 4 input, ceil(200/29) = 7 output ciphertexts, 28 products; 29 is the first
+    // `now` reaching cost 11 (now = 28: niw <= 146, 4 inputs, 8 outputs = 12).
     assert_eq!(fc_split(512, 200, 4096), (29, 128));
     let (c, _) = cheetah(
         r#"{"type": "fc", "out_features": 200}"#,
@@ -147,7 +149,7 @@ fn fc_split_and_counts() {
 
 #[test]
 fn depthwise_both_layouts() {
-    // 16x16, 192 channels, 3x3 pad 1 (background 5.2): padded 18x18, Cw = 12, dC = 16.
+    // 16x16, 192 channels, 3x3 pad 1 (derived here): padded 18x18, Cw = 12, dC = 16.
     // HomConv with zero blocks skipped: in 16, each of the 192 kernels touches 1 block: products
     // and out 192. Stacked: Cw = floor(sqrt(4096/324)) = 3: 64 for all three.
     let dw = r#"{"type": "depthwise", "kernel": 3, "padding": 1}"#;

@@ -22,12 +22,12 @@ fn lan() -> Link {
 
 #[test]
 fn pricing_arithmetic_of_one_conv() {
-    // Background 3.A under CrypTFlow2 (8x8, 256 -> 256, 3x3 pad 1): key switches 68 + 476 = 544
-    // under SEAL 3.3.2's rule (EzPC's pin): the external rotations of each of the 4 output
-    // ciphertexts cost 2*59 + 1 (two pair members over steps -j*S, j = 1..31 in rows of hc = 32,
-    // each min(w(j), w(32 - j)); j = 7 and 25 cost 3 where SEAL 3.7's NAF needs 2, which gave
-    // 2*57 + 1 and 460 in all), ScMult 9216, Add 9216 + 256 + 8 + 4 = 9484, ModSwitch 256 + 8 + 1 =
-    // 265, Enc 8, Dec 4.
+    // Example A of `tests/simd_examples.rs` under CrypTFlow2 (8x8, 256 -> 256, 3x3 pad 1): key
+    // switches 68 + 476 = 544 under SEAL 3.3.2's rule (EzPC's pin): the external rotations of each
+    // of the 4 output ciphertexts cost 2*59 + 1 (two pair members over steps -j*S, j = 1..31 in
+    // rows of hc = 32, each min(w(j), w(32 - j)); j = 7 and 25 cost 3 where SEAL 3.7's NAF needs 2,
+    // which gave 2*57 + 1 and 460 in all), ScMult 9216, Add 9216 + 256 + 8 + 4 = 9484, ModSwitch
+    // 256 + 8 + 1 = 265, Enc 8, Dec 4.
     let mut n = net(
         r#"{"type": "conv", "out_channels": 256, "kernel": 3, "padding": 1}"#,
         256,

@@ -1,5 +1,6 @@
-//! Non-linear costs (background.md section 6): the quoted per-function numbers, hand-derived
-//! per-layer accounting on tiny networks, and ResNet-50 (CrypTFlow2/Cheetah layout) totals.
+//! Non-linear costs (CrypTFlow2 (Rathee et al., CCS 2020) Secs. 3-5; Cheetah (Huang et al., USENIX
+//! Security 2022) Sec. 4): the quoted per-function numbers, hand-derived per-layer accounting on
+//! tiny networks, and ResNet-50 (CrypTFlow2/Cheetah layout) totals.
 
 use std::path::Path;
 use stria::net::{Network, Op, build, load_network, parse_spec};
@@ -43,15 +44,15 @@ fn shipped_config_is_the_default() {
 
 #[test]
 fn quoted_cryptflow2_l32() {
-    // Background 6.2, l = 32: millionaires' 3844 (m = 4) and 2930 (m = 7); ReLU over Z_(2^l)
-    // 3298 = 2914 + 384 (m = 7). All reproduced exactly.
+    // CrypTFlow2's quoted figures, l = 32: millionaires' 3844 (m = 4) and 2930 (m = 7); ReLU over
+    // Z_(2^l) 3298 = 2914 + 384 (m = 7). All reproduced exactly.
     assert_eq!(cf2_millionaires_bits(32, 4, 128), 3844);
     assert_eq!(cf2_millionaires_bits(32, 7, 128), 2930);
     assert_eq!(cf2_drelu_ring_bits(32, 7, 128), 2914);
     assert_eq!(cf2_relu_ring_bits(32, 7, 128), 3298);
     assert_eq!(cf2_millionaires_rounds(32), 5);
 
-    // The remaining l = 32 figures the background quotes (5288, 4310, 5570, 7796) are the
+    // The remaining l = 32 figures quoted from CrypTFlow2 (5288, 4310, 5570, 7796) are the
     // CrypTFlow2 paper's concrete counts, printed next to the *bound* formulas; stria only has the
     // bounds for these rows, which give more. The same gap shows on the ring ReLU, where the exact
     // count is known: bound 128*32 + 18*32 = 4672 vs exact 3298 (ratio 0.71). Not fudged: the
@@ -93,7 +94,7 @@ fn quoted_l37_f12() {
     assert_eq!(cheetah_trunc_approx_bits(37), 481);
     assert_eq!(cheetah_trunc_faithful_bits(37, 12), 16 * 37 + 11 * 12);
     // Cheetah millionaires' at l = 32: 11*32 = 352, consistent with the measured ~348 bits per
-    // call of Cheetah Table 6 (background 6.3).
+    // call of Cheetah Table 6.
     assert_eq!(cheetah_millionaires_bits(32), 352);
 }
 
@@ -441,7 +442,7 @@ fn resnet50_cf2() {
 
     let (tc, tk) = (total(&cf2), total(&ch));
     assert_eq!((tc.relu, tc.trunc), (tk.relu, tk.trunc));
-    // Background 6.3: Cheetah cuts more than 90% of CrypTFlow2's non-linear traffic.
+    // Cheetah Sec. 1.1: Cheetah cuts more than 90% of CrypTFlow2's non-linear traffic.
     assert!(tk.bits * 10 < tc.bits, "{} vs {}", tk.bits, tc.bits);
 }
 

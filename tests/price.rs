@@ -1,5 +1,6 @@
-//! Pricing (background.md section 7): hand-computed layer prices, link units and presets, profile
-//! lookup (exact and derived), the shipped published-priors numbers, and file errors.
+//! Pricing (README "How each number is computed", Latency): hand-computed layer prices, link units
+//! and presets, profile lookup (exact and derived), the shipped published-priors numbers, and file
+//! errors.
 
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};

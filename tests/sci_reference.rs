@@ -77,7 +77,7 @@ fn mod_inv(a: u64, m: u64) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SEAL's rotation cost model (own code; background.md 1.6).
+// SEAL's rotation cost model (own code; SEAL `util/galois.cpp`, `Evaluator::rotate_internal`).
 // ---------------------------------------------------------------------------------------------
 
 /// SEAL `util::naf`: the signed digits `+-2^i` of the non-adjacent form of `value`, low to high.
@@ -1087,7 +1087,7 @@ fn fc_dense_diagonals_all_live() {
     }
 }
 
-/// SEAL 3.7's key model reproduces the measured costs of background.md 1.6 (steps 1, 2, 4, 8: one;
+/// SEAL 3.7's key model reproduces the costs measured by timing SEAL (steps 1, 2, 4, 8: one;
 /// 3, 5, 7, 2047: two; 11, 100, 1000: three; 4095 = 4096 - 1 at N = 8192: one, the N/2 digit being
 /// skipped); SEAL 3.3.2's binary decomposition costs 3 for step 7 and 4 for step 1000 (hand
 /// derivation in `src/he/mod.rs`); both agree with the library's `rotation_key_switches` on every
@@ -1144,7 +1144,7 @@ fn seal_key_model() {
     }
 }
 
-/// Background 5.2: a depthwise layer pushed through the dense SCI_HE algorithm (zero weights off
+/// Derived here: a depthwise layer pushed through the dense SCI_HE algorithm (zero weights off
 /// the diagonal) computes the same products as the native count, but still runs every external
 /// rotation; the native library count has none. MobileNetV2-CIFAR `block4.dw`: 16x16, 192
 /// channels, 3x3, pad 1.
@@ -1197,7 +1197,7 @@ fn depthwise_through_dense_algorithm() {
     );
 }
 
-/// Grouped convolutions in consecutive blocks (background 5.3): the library's product count for
+/// Grouped convolutions in consecutive blocks (derived here): the library's product count for
 /// `g | hc` equals what the dense SCI_HE algorithm multiplies with zero weights across groups.
 #[test]
 fn small_groups_products_match_dense_algorithm() {
@@ -1288,7 +1288,7 @@ fn uncounted_operations() {
 }
 
 /// Grouped convolutions whose group size does not divide `hc` are counted by the library as
-/// `groups` independent dense convolutions (background 5.3); check that against the reference run
+/// `groups` independent dense convolutions; check that against the reference run
 /// once per group, with strides and padding.
 #[test]
 fn large_groups_are_independent_convolutions() {

@@ -1,27 +1,29 @@
-//! Hand-derived SCI_HE (CrypTFlow2 SIMD) examples, background.md 3.9, 5.2 and corner cases.
+//! Hand-derived SCI_HE (CrypTFlow2 SIMD) examples on shapes chosen by the project, depthwise
+//! layers and corner cases (EzPC `SCI/src/LinearHE/conv-field.cpp`, `fc-field.cpp`).
 //!
 //! Every expected value is written out and derived by hand in the comment above it; none is
 //! obtained by calling the code under test. Shared facts used in the derivations:
 //!
-//! - Layout (3.2): `S = next_pow2(H*W)` of the stored image, `N = max(8192, 2*S)`, `hc = (N/2)/S`,
-//!   `cn = 2*hc`, `inp_ct = ceil(ci/cn)`, `out_ct = ceil(co/cn)`, `out_halves = ceil(co/hc)`,
+//! - Layout (EzPC `ConvField::configure`): `S = next_pow2(H*W)` of the stored image,
+//!   `N = max(8192, 2*S)`, `hc = (N/2)/S`, `cn = 2*hc`, `inp_ct = ceil(ci/cn)`,
+//!   `out_ct = ceil(co/cn)`, `out_halves = ceil(co/hc)`,
 //!   `half_perms = out_halves (+1 if odd and > 1)`, `convs = half_perms*hc`.
 //! - Ciphertexts: `2*N*3*8` bytes up (`= 393,216` at N = 8192), `2*N*8` down (`= 131,072`).
-//! - NAF weights used below (digit algorithm of 1.6): w(1) = w(2) = w(4) = w(8) = w(16) = 1;
-//!   w(3) = 2 (4-1), w(5) = 2, w(6) = 2 (8-2), w(7) = 2 (8-1), w(9) = 2, w(10) = 2 (8+2),
-//!   w(11) = 3 (16-4-1), w(12) = 2 (16-4), w(13) = 3 (16-4+1), w(14) = 2, w(15) = 2,
-//!   w(17) = 2, w(18) = 2 (16+2), w(19) = 3 (16+4-1), w(20) = 2 (16+4), w(21) = 3 (16+4+1),
-//!   w(22) = 3 (32-8-2), w(36) = 2 (32+4), w(37) = 3, w(38) = 3 (32+8-2).
+//! - NAF weights used below (SEAL's `util::naf` digit algorithm): w(1) = w(2) = w(4) = w(8) =
+//!   w(16) = 1; w(3) = 2 (4-1), w(5) = 2, w(6) = 2 (8-2), w(7) = 2 (8-1), w(9) = 2,
+//!   w(10) = 2 (8+2), w(11) = 3 (16-4-1), w(12) = 2 (16-4), w(13) = 3 (16-4+1), w(14) = 2,
+//!   w(15) = 2, w(17) = 2, w(18) = 2 (16+2), w(19) = 3 (16+4-1), w(20) = 2 (16+4),
+//!   w(21) = 3 (16+4+1), w(22) = 3 (32-8-2), w(36) = 2 (32+4), w(37) = 3, w(38) = 3 (32+8-2).
 //! - Sums of NAF weights over `1 .. 2^m - 1`, `S(m)`: from w(2k) = w(k), w(4k+1) = 1 + w(k),
 //!   w(4k+3) = 1 + w(k+1) follows `S(m) = S(m-1) + 2*S(m-2) + 2^(m-1) + 1` with S(0) = 0,
 //!   S(1) = 1: S(2) = 4, S(3) = 11, S(4) = 28, S(5) = 67, S(6) = 156, S(7) = 355, S(8) = 796.
 //! - The NAF of `0 < j < 2^m` has a digit `2^m` iff `j > 2^(m+1)/3`: for m = 3 that is j = 6, 7
 //!   (2 values); m = 4: j = 11 .. 15 (5); m = 5: j = 22 .. 31 (10).
-//! - External steps of one pair member (3.3): `-j*S` for `j = 1 .. hc-1`; with power-of-two keys
-//!   each costs `w(j)` minus one if its NAF has the digit `hc` (the N/2 digit of `-j*S`). So one
-//!   member costs `S(log2 hc) - #{j > 2*hc/3}`: hc = 8: 11 - 2 = 9; hc = 16: 28 - 5 = 23;
-//!   hc = 32: 67 - 10 = 57. Each output ciphertext (two members + the row swap) costs
-//!   `2*member + 1`: 19, 47, 115.
+//! - External steps of one pair member (EzPC `HE_output_rotations`): `-j*S` for `j = 1 .. hc-1`;
+//!   with power-of-two keys each costs `w(j)` minus one if its NAF has the digit `hc` (the N/2
+//!   digit of `-j*S`). So one member costs `S(log2 hc) - #{j > 2*hc/3}`: hc = 8: 11 - 2 = 9;
+//!   hc = 16: 28 - 5 = 23; hc = 32: 67 - 10 = 57. Each output ciphertext (two members + the row
+//!   swap) costs `2*member + 1`: 19, 47, 115.
 
 use stria::cost::OpCounts;
 use stria::he::KeyPolicy;
@@ -32,7 +34,7 @@ const UP_8192: u64 = 393_216; // 2*8192*3*8
 const DOWN_8192: u64 = 131_072; // 2*8192*8
 
 /// The derivations below use SEAL 3.7's NAF rule (`pow2-naf`, as OpenCheetah's SCI_HE build runs
-/// it); `seal_3_3_rule_on_example_3a` redoes example 3.A under SEAL 3.3.2's rule, the `cryptflow2`
+/// it); `seal_3_3_rule_on_example_a` redoes example A under SEAL 3.3.2's rule, the `cryptflow2`
 /// default.
 fn sci() -> CountConfig {
     let mut c = CountConfig::new(Protocol::Cryptflow2);
@@ -66,9 +68,9 @@ fn dense_taps(fh: u64, fw: u64) -> impl Iterator<Item = (u64, u64)> + Clone {
     (0..fh).flat_map(move |y| (0..fw).map(move |x| (y, x)))
 }
 
-/// 3.A: 8x8, 256 -> 256, 3x3, pad 1, stride 1.
+/// Example A: 8x8, 256 -> 256, 3x3, pad 1, stride 1.
 #[test]
-fn example_3a() {
+fn example_a() {
     // Stored 10x10 = 100 slots -> S = 128, N = 8192, hc = 4096/128 = 32, cn = 64.
     // inp_ct = out_ct = 256/64 = 4; out_halves = 8 (even) -> half_perms 8; convs = 8*32 = 256.
     let r = count(&conv_json(256, "3", 1, 1), 256, 8, 8, &sci());
@@ -96,10 +98,10 @@ fn example_3a() {
     assert_eq!((c.mod_switch, c.enc, c.dec), (265, 8, 4));
 }
 
-/// Pow2 versus per-step keys on the same layer (3.A) and the same FC (3.C).
+/// Pow2 versus per-step keys on the same layer (example A) and the same FC (example C).
 #[test]
 fn key_policies_on_the_same_layer() {
-    // 3.A: per-step keys make every rotation one key switch: 32 + 252 = 284 (pow2: 528).
+    // Example A: per-step keys make every rotation one key switch: 32 + 252 = 284 (pow2: 528).
     let pow2 = count(
         &conv_json(256, "3", 1, 1),
         256,
@@ -128,7 +130,7 @@ fn key_policies_on_the_same_layer() {
             ..per
         }
     );
-    // 3.C: pow2 28 + 5 = 33; per-step 15 + 5 = 20.
+    // Example C: pow2 28 + 5 = 33; per-step 15 + 5 = 20.
     let f_pow2 = simd::fc(512, 200, &sci_with(KeyPolicy::Pow2Naf))
         .unwrap()
         .counts;
@@ -138,9 +140,9 @@ fn key_policies_on_the_same_layer() {
     assert_eq!((f_pow2.key_switch, f_per.key_switch), (33, 20));
 }
 
-/// 3.B: 32x32, 64 -> 128, 3x3, pad 1, stride 2 (padded 34x34, limit 3 + 15*2 = 33).
+/// Example B: 32x32, 64 -> 128, 3x3, pad 1, stride 2 (padded 34x34, limit 3 + 15*2 = 33).
 #[test]
-fn example_3b_table_and_totals() {
+fn example_b_table_and_totals() {
     // Sub-image of phase r: ceil((33 - r)/2) = 17 (r = 0) or 16 (r = 1); sub-filter
     // ceil((3 - r)/2) = 2 or 1.
     // 17x17 = 289, 17x16 = 272 -> S = 512, N = 8192, hc = 8, cn = 16: inp_ct 4, out_ct 8.
@@ -187,9 +189,9 @@ fn example_3b_table_and_totals() {
     assert_eq!(c.key_switch, 28 + 644);
 }
 
-/// 3.C: FC 512 -> 200.
+/// Example C: FC 512 -> 200.
 #[test]
-fn example_3c_fc() {
+fn example_c_fc() {
     // N = max(8192, 2*512) = 8192; ni' = 512, no' = 256, pack_num = 8192/512 = 16,
     // d = 256/16 = 16 diagonals.
     let r = simd::fc(512, 200, &sci()).unwrap();
@@ -275,9 +277,9 @@ fn fc_large() {
     assert_eq!((c.bytes_up, c.bytes_down), (786_432, 262_144));
 }
 
-/// 3.D: 1x1, stride 2, 32x32, 64 -> 128.
+/// Example D: 1x1, stride 2, 32x32, 64 -> 128.
 #[test]
-fn example_3d_pointwise_stride_2() {
+fn example_d_pointwise_stride_2() {
     // Padded 32, limit 1 + 15*2 = 31; phase (0,0): 16x16 sub-image with the 1x1 filter; the
     // phases with r or c = 1 have sub-filter ceil((1-1)/2) = 0 rows/columns and are skipped.
     // 16x16 -> S = 256, hc = 16, cn = 32: inp_ct 2, out_ct 4.
@@ -294,9 +296,9 @@ fn example_3d_pointwise_stride_2() {
     );
 }
 
-/// 5.2: depthwise 3x3, pad 1, 16x16, 192 channels (MobileNetV2-CIFAR `block4.dw`).
+/// Depthwise (derived here): 3x3, pad 1, 16x16, 192 channels (MobileNetV2-CIFAR `block4.dw`).
 #[test]
-fn example_5_2_depthwise() {
+fn example_depthwise() {
     // Stored 18x18 = 324 -> S = 512, N = 8192, hc = 8, cn = 16; 192/16 = 12 ciphertexts.
     let c = count(
         r#"{"type": "depthwise", "kernel": 3, "padding": 1}"#,
@@ -372,7 +374,7 @@ fn outputs_in_one_row_inputs_in_two() {
     let c = count(&conv_json(16, "3", 1, 1), 64, 8, 8, &sci()).counts;
     // External: hc - 1 = 31 row rotations + 1 column fold = 32; key switches 57 + 1 = 58.
     assert_eq!((c.external_rot, c.key_switch - 17), (32, 58));
-    // Internal: 8 rotations, 17 key switches (as 3.A, one ciphertext).
+    // Internal: 8 rotations, 17 key switches (as example A, one ciphertext).
     assert_eq!(c.internal_rot, 8);
     // ScMult: one member; for every offset r some input channel c (both rows are full) has
     // (c - r) mod 32 < 16, so all 32 masks per tap are live: 32*9 = 288.
@@ -467,7 +469,8 @@ fn one_channel_per_row() {
     assert!(!simd::fresh_keys(8192) && !simd::fresh_keys(32768) && simd::fresh_keys(65536));
 }
 
-/// Element-wise product (unfolded batch norm), 3.7: 64x32x32 = 65,536 values at N = 8192.
+/// Element-wise product (unfolded batch norm; EzPC `elemwise-prod-field.cpp`): 64x32x32 = 65,536
+/// values at N = 8192.
 #[test]
 fn elementwise_scale() {
     // num_ct = 65536/8192 = 8: 8 ScMult, 8 mask adds, 16 ModSwitch, no rotation;
@@ -489,7 +492,7 @@ fn elementwise_scale() {
     assert_eq!((c.enc, c.dec), (16, 8));
 }
 
-/// Example 3.A (8x8, 256 -> 256, 3x3 pad 1: stored 10x10, S = 128, N = 8192, hc = 32, 4 input and
+/// Example A (8x8, 256 -> 256, 3x3 pad 1: stored 10x10, S = 128, N = 8192, hc = 32, 4 input and
 /// 4 output ciphertexts) under SEAL 3.3.2's rule (`pow2`, EzPC's pin): a step whose generator
 /// exponent is k (mod 4096) costs `min(w(k), w(4096 - k))` set bits.
 /// - Internal steps 1, 2, 10, 11, 12, 20, 21, 22 (binary weights 1, 1, 2, 3, 2, 2, 3, 3; the
@@ -500,7 +503,7 @@ fn elementwise_scale() {
 ///   4*119 = 476.
 /// - Total 68 + 476 = 544 (NAF: 68 + 460 = 528).
 #[test]
-fn seal_3_3_rule_on_example_3a() {
+fn seal_3_3_rule_on_example_a() {
     let r = count(
         &conv_json(256, "3", 1, 1),
         256,

@@ -1,4 +1,5 @@
-//! Gazelle / GALA formulas (background.md 3.10) on hand-derived cases, and invariants of all
+//! Gazelle / GALA formulas (Gazelle (Juvekar et al., USENIX Security 2018) Tables 2 and 4; GALA
+//! (Zhang et al., NDSS 2021) Sec. III, Tables II-III) on hand-derived cases, and invariants of all
 //! protocols checked by property tests.
 
 use proptest::prelude::*;
@@ -152,7 +153,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// GALA rotates once per live offset per output ciphertext after summing over inputs, so it
-    /// never needs more external rotations than Gazelle's output rotations (3.10).
+    /// never needs more external rotations than Gazelle's output rotations (GALA Sec. III-B, Table
+    /// III).
     #[test]
     fn gala_external_never_exceeds_gazelle_output((ci, co, hw, k, s, p, _) in conv_strategy()) {
         prop_assume!(hw + 2 * p >= k);

@@ -1,6 +1,8 @@
 //! The built-in model zoo against the committed `configs/models/*.json` and the shapes, counts and
-//! MAC totals of background Section 9 (all expected numbers come from background.md, not from the
-//! builders).
+//! MAC totals of the standard networks (torchvision `torchvision/models/resnet.py` and
+//! `mobilenetv2.py`, kuangliu/pytorch-cifar `models/resnet.py` and `models/mobilenetv2.py`,
+//! OpenCheetah `networks/main_resnet50.cpp`); every expected number is written out here, not taken
+//! from the builders.
 
 use std::path::{Path, PathBuf};
 use stria::net::{Layer, Network, NetworkSpec, Op, Shape, build, load_network, zoo};
@@ -130,7 +132,8 @@ fn write_all_writes_every_stem_and_no_temp_files() {
     }
 }
 
-/// (stem, convs, depthwise convs, MACs, classes, final conv output HxW) from background 9.1-9.5.
+/// (stem, convs, depthwise convs, MACs, classes, final conv output HxW) of the torchvision and
+/// kuangliu/pytorch-cifar definitions (Tiny ImageNet: their CIFAR layouts at 64x64).
 const TOTALS: [(&str, usize, usize, u64, u32, u32); 9] = [
     ("resnet18", 20, 0, 1_814_073_344, 1000, 7),
     ("resnet50", 53, 0, 4_089_184_256, 1000, 7),
@@ -189,7 +192,7 @@ fn conv_counts_macs_and_outputs() {
 
 #[test]
 fn batchnorms_fold_into_their_convolutions() {
-    // Background 4.6: a BN directly after a conv/fc folds. In the post-activation nets every BN
+    // A BN directly after a conv/fc folds (Cheetah Sec. 5.1). In the post-activation nets every BN
     // follows its conv, one BN per conv.
     for stem in STEMS.iter().filter(|s| !s.starts_with("resnet50-c")) {
         let n = net(stem);
@@ -202,8 +205,8 @@ fn batchnorms_fold_into_their_convolutions() {
 
 #[test]
 fn resnet_stage_resolutions_and_widths() {
-    // (stem, stem output map, block expansion) from background 9.1, 9.2, 9.4, 9.5: stage i runs
-    // at the stem map / 2^i with 64 * 2^i * expansion output channels.
+    // (stem, stem output map, block expansion) of torchvision's and kuangliu's ResNets: stage i
+    // runs at the stem map / 2^i with 64 * 2^i * expansion output channels.
     let cases = [
         ("resnet18", 56, 1),
         ("resnet50", 56, 4),
@@ -251,7 +254,8 @@ fn resnet_blocks_follow_torchvision_v1_5() {
         (c.input, c.output),
         (Shape::new(256, 14, 14), Shape::new(256, 14, 14))
     );
-    // Stage 2 block 0: stride-2 3x3 first, projection 1x1/2 (background 9.1).
+    // Stage 2 block 0: stride-2 3x3 first, projection 1x1/2 (torchvision
+    // `torchvision/models/resnet.py`).
     let c = layer(&r18, "stages[1].blocks[0].conv1");
     assert_eq!(
         (c.input, c.output),
@@ -274,7 +278,7 @@ fn resnet_blocks_follow_torchvision_v1_5() {
     assert_eq!(proj(&r18), 3);
     let r50 = net("resnet50");
     assert_eq!(proj(&r50), 4);
-    // v1.5: stride on the 3x3, not on the first 1x1 (background 9.2).
+    // v1.5: stride on the 3x3, not on the first 1x1 (torchvision `torchvision/models/resnet.py`).
     for (i, res_in) in [(1, 56), (2, 28), (3, 14)] {
         let c1 = layer(&r50, &format!("stages[{i}].blocks[0].conv1"));
         assert_eq!((c1.input.h, c1.output.h), (res_in, res_in));
@@ -292,7 +296,8 @@ fn resnet_blocks_follow_torchvision_v1_5() {
 
 #[test]
 fn mobilenetv2_stage_resolutions() {
-    // (stem, stem output map, per-stage output res) from background 9.3-9.5; widths from 9.3.
+    // (stem, stem output map, per-stage output res) of torchvision's and kuangliu's MobileNetV2;
+    // widths from torchvision's `inverted_residual_setting`.
     let widths = [16, 24, 32, 64, 96, 160, 320];
     let cases = [
         ("mobilenetv2", 112, [112, 56, 28, 14, 14, 7, 7]),
@@ -328,7 +333,7 @@ fn mobilenetv2_stage_resolutions() {
         assert_eq!(count(&n, |o| *o == Op::Relu), 0, "{stem}");
     }
     let n = net("mobilenetv2");
-    // t = 1: no expand conv in stage 1 (background 9.3).
+    // t = 1: no expand conv in stage 1 (torchvision `mobilenetv2.py`).
     assert!(
         n.layers
             .iter()
@@ -340,7 +345,8 @@ fn mobilenetv2_stage_resolutions() {
 
 #[test]
 fn mobilenetv2_cifar_projection_shortcuts() {
-    // Background 9.4: 1x1 projection shortcuts on blocks 0, 1, 10 and 16 (global block index).
+    // kuangliu/pytorch-cifar `models/mobilenetv2.py`: 1x1 projection shortcuts on blocks 0, 1, 10
+    // and 16 (global block index).
     for stem in ["mobilenetv2-cifar10", "mobilenetv2-tiny"] {
         let n = net(stem);
         let mut shortcuts: Vec<&str> = n
@@ -372,11 +378,12 @@ fn mobilenetv2_cifar_projection_shortcuts() {
     }
 }
 
-/// One row of the background 9.2 table: (input H as listed = W, input C, kernel, out C, pad, stride).
+/// One row of the convolution table of OpenCheetah `networks/main_resnet50.cpp`: (input H as listed
+/// = W, input C, kernel, out C, pad, stride).
 type Row = (u32, u32, u32, u32, u32, u32);
 
 /// The 53 convolutions of the CrypTFlow2/Cheetah ResNet-50, in execution order, expanded from the
-/// background 9.2 table.
+/// convolutions of OpenCheetah `networks/main_resnet50.cpp`.
 fn cf2_table() -> Vec<Row> {
     let mut t: Vec<Row> = vec![(230, 3, 7, 64, 0, 2)]; // #1, 224 pre-padded by 3
     // #2-#11: projection first, then three blocks at 56.
@@ -409,7 +416,7 @@ fn cf2_table() -> Vec<Row> {
 }
 
 #[test]
-fn resnet50_cf2_convolutions_follow_the_background_table() {
+fn resnet50_cf2_convolutions_follow_main_resnet50() {
     let t = cf2_table();
     assert_eq!(t.len(), 53);
     // Spot checks of the expansion against the table rows.
@@ -454,10 +461,10 @@ fn resnet50_cf2_convolutions_follow_the_background_table() {
 
 #[test]
 fn resnet50_cf2_layer_counts() {
-    // Background 4.6 and 6.4: 53 conv, 49 BN, 49 ReLU, 1 max-pool, 1 average pool, 1 FC
-    // 2048 -> 1001. Every BN is evaluated, none folded (SCI's `FusedBatchNorm4411` calls
-    // `ElemWiseActModelVectorMult` for all 49): 1 after the max-pool, 16 after an add and 32
-    // after a conv.
+    // Cheetah Sec. 6, Table 9 and OpenCheetah `networks/main_resnet50.cpp`: 53 conv, 49 BN, 49
+    // ReLU, 1 max-pool, 1 average pool, 1 FC 2048 -> 1001. Every BN is evaluated, none folded
+    // (SCI's `FusedBatchNorm4411` calls `ElemWiseActModelVectorMult` for all 49): 1 after the
+    // max-pool, 16 after an add and 32 after a conv.
     let n = net("resnet50-cf2");
     assert_eq!(count(&n, |o| matches!(o, Op::BatchNorm { .. })), 49);
     assert_eq!(count(&n, |o| *o == Op::BatchNorm { folded: true }), 0);

@@ -6,9 +6,9 @@ use std::ops::{Add, AddAssign};
 
 /// What one layer (or a sum of layers) costs under a packing, in HE operations and traffic.
 ///
-/// Column meanings (background.md sections 2 and 3): `internal_rot` rotates input ciphertexts by
-/// kernel-window offsets; `external_rot` moves partial sums across channel blocks (row rotations by
-/// multiples of the block size and row swaps); `key_switch` prices both under the key policy;
+/// Column meanings (README "How each number is computed"): `internal_rot` rotates input ciphertexts
+/// by kernel-window offsets; `external_rot` moves partial sums across channel blocks (row rotations
+/// by multiples of the block size and row swaps); `key_switch` prices both under the key policy;
 /// `scmult` = ciphertext x plaintext products; `add` = ciphertext additions (mask additions
 /// included); `ct_up`/`ct_down` = ciphertexts client->server / server->client; `bytes_*` their
 /// serialized size; `mod_switch`, `enc`, `dec` = modulus switches, encryptions (client inputs and

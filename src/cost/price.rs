@@ -1,7 +1,8 @@
 //! Pricing: per-layer latency from exact operation counts, a per-op cost profile and a network link
-//! (background.md section 7).
+//! (README "How each number is computed", Latency).
 //!
-//! Model (background 7.1), per layer, sequential with no overlap of compute and transfer:
+//! Model (derived here: the project's latency model), per layer, sequential with no overlap of
+//! compute and transfer:
 //!
 //! ```text
 //! compute_ms = (key_switch*key_switch_us + scmult*scmult_us + add*add_us
@@ -17,7 +18,8 @@
 //! not priced.
 //!
 //! Units: bandwidth in Mbit/s = 10^6 bit/s. The link presets quote papers that give "MBps"; stria
-//! reads **MB = 10^6 bytes**, so 377 MB/s = 3016 Mbit/s (background 7.3 leaves the choice open).
+//! reads **MB = 10^6 bytes**, so 377 MB/s = 3016 Mbit/s (the papers do not say whether
+//! their MB is 10^6 or 2^20 bytes).
 
 use crate::cost::{LevelMix, OpCounts};
 use crate::error::SpecError;
@@ -69,7 +71,7 @@ pub const LINK_PRESETS: [&str; 6] = [
 ];
 
 impl Link {
-    /// A built-in preset (background 7.3), identical to `configs/links/<name>.json`:
+    /// A built-in preset (origins in the table), identical to `configs/links/<name>.json`:
     ///
     /// | name | Mbit/s | RTT ms | origin |
     /// |---|---|---|---|
@@ -186,7 +188,7 @@ pub fn load_link(arg: &str) -> Result<Link, SpecError> {
 // ---------------------------------------------------------------------------------------------
 
 /// Whether a profile's ScMult is point-wise on NTT-form operands or includes the NTTs
-/// (background 1.4: they differ by about 8x). Decides how ScMult scales with N.
+/// (derived here: measured on SEAL, they differ by about 8x). Decides how ScMult scales with N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScMultForm {
@@ -258,8 +260,9 @@ impl ProfileEntry {
         self.source.starts_with("derived")
     }
 
-    /// This entry scaled to ring degree `n` at the same number of primes, by the cost shapes of
-    /// background 7.2 and 1.4 (the `L` factors cancel at fixed L):
+    /// This entry scaled to ring degree `n` at the same number of primes, by the cost shapes
+    /// below (derived here; the key-switch shape follows CHET (Dathathri et al., PLDI 2019)
+    /// Table 1; the `L` factors cancel at fixed L):
     ///
     /// - Add, and ScMult in NTT form: `a*N*L` -> times `n / self.n`;
     /// - key switch: `a*N*log2(N)*L*(L+1)` -> times `n*log2(n) / (self.n*log2(self.n))`;
@@ -278,7 +281,9 @@ impl ProfileEntry {
             n,
             primes: self.primes,
             source: format!(
-                "derived from the (n = {}, primes = {}) entry by the cost shapes of background 7.2: \
+                "derived from the (n = {}, primes = {}) entry by the cost shapes \
+                 a*N*L (linear ops), a*N*log2(N)*L*(L+1) (key switch) and a*N*log2(N)*L \
+                 (NTT-like ops): \
                  linear ops x {lin}, key switch and NTT-like ops x {nln}; base: {}",
                 self.n, self.primes, self.source
             ),
@@ -337,7 +342,8 @@ impl ProfileEntry {
     }
 }
 
-/// A per-operation cost table (background 7.2) with its provenance.
+/// A per-operation cost table (derived here: keyed by ring degree and primes, with the machine,
+/// library and thread count it was taken on) with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CostProfile {
@@ -362,7 +368,8 @@ const MEASURED: &str = include_str!("../../configs/profiles/measured.json");
 
 impl CostProfile {
     /// The shipped `configs/profiles/published-priors.json`: priors built only from the published
-    /// per-op figures of background 7.4 (see its `note` and each entry's `source`).
+    /// per-op figures (Gazelle Table 6, GALA Table I, SEAL and HEXL issue threads; see its `note`
+    /// and each entry's `source`).
     pub fn published_priors() -> CostProfile {
         parse_profile(PUBLISHED_PRIORS, "configs/profiles/published-priors.json")
             .expect("the shipped published-priors profile is valid")
@@ -478,8 +485,8 @@ pub fn load_profile(path: impl AsRef<Path>) -> Result<CostProfile, SpecError> {
 ///
 /// - `Cryptflow2` -> 3: SCI_HE's `{60, 60, 60, 38}` with the last prime special, so fresh
 ///   ciphertexts (inputs, rotations of inputs, products) carry 3 primes. SCI_HE's external
-///   rotations run at 2 and returned ciphertexts carry 1 (background 7.1); pricing everything at
-///   the fresh level overestimates those.
+///   rotations run at 2 and returned ciphertexts carry 1 (EzPC `conv-field.cpp`); pricing
+///   everything at the fresh level overestimates those.
 /// - `Cheetah` -> 2: OpenCheetah's `{60, 49}` with no special prime (it never key-switches).
 /// - `GazelleInput`, `GazelleOutput`, `Gala` -> 1: Gazelle's single 60-bit modulus at n = 2048,
 ///   which GALA reuses.
@@ -496,7 +503,7 @@ pub fn primes_for(protocol: Protocol) -> u32 {
 pub struct Price {
     pub compute_ms: f64,
     pub comm_ms: f64,
-    /// `compute_ms + comm_ms` (background 7.1: no overlap).
+    /// `compute_ms + comm_ms` (derived here: compute and transfer do not overlap).
     pub latency_ms: f64,
 }
 
@@ -523,7 +530,7 @@ impl std::iter::Sum for Price {
     }
 }
 
-/// Prices one layer (background 7.1).
+/// Prices one layer (derived here: the model of the module documentation).
 ///
 /// - `compute_ms = (key_switch*key_switch_us + scmult*scmult_us + add*add_us
 ///   + mod_switch*mod_switch_us + enc*enc_us + dec*dec_us) / 1000`, with the entry for

@@ -2,17 +2,17 @@
 //! look-ups and additions.
 //!
 //! Every knob is a *dimension* with a finite list of choices; a candidate is one choice (a digit)
-//! per dimension. The network splits into *terms* (the stem, each block position, the head),
-//! and each term's cost depends on only a few dimensions: a block depends on the width
-//! multiplier, its stage's depth (whether it is present), its ratio choice, and the kernel shape
-//! and accumulation choices that apply to it. Each term gets a table over the choices of its
-//! dimensions, filled by the ordinary counter and pricer ([`crate::eval::evaluate`]) on the
-//! block as a one-block network, memoized by (block parameters, input shape): identical blocks
-//! (every non-first block of a stage, the same width reached by different knobs) are counted
-//! once. A candidate's cost is the sum of its terms' table entries; counts and prices are sums
-//! of per-layer values (background.md 7.1), and a block's layers do not depend on the layers
-//! around it, so the sum equals the evaluation of the whole network (tests check it on random
-//! candidates of every shipped space, and `stria search` re-evaluates every Pareto point whole).
+//! per dimension. The network splits into *terms* (the stem, each block position, the head), and
+//! each term's cost depends on only a few dimensions: a block depends on the width multiplier, its
+//! stage's depth (whether it is present), its ratio choice, and the kernel shape and accumulation
+//! choices that apply to it. Each term gets a table over the choices of its dimensions, filled by
+//! the ordinary counter and pricer ([`crate::eval::evaluate`]) on the block as a one-block network,
+//! memoized by (block parameters, input shape): identical blocks (every non-first block of a stage,
+//! the same width reached by different knobs) are counted once. A candidate's cost is the sum of
+//! its terms' table entries; counts and prices are sums of per-layer values (layers are priced
+//! sequentially, [`crate::cost::price`]), and a block's layers do not depend on the layers around
+//! it, so the sum equals the evaluation of the whole network (tests check it on random candidates
+//! of every shipped space, and `stria search` re-evaluates every Pareto point whole).
 
 use super::space::{Generator, Groups, Metric, Per, SpaceFile};
 use crate::cost::OpCounts;
@@ -211,7 +211,8 @@ pub struct Compiled {
     pub generator: Option<Generator>,
     pub dims: Vec<Dim>,
     /// Channels per ciphertext of a 1x1 layer at each stage's output resolution, under the
-    /// space's protocol (the `cn_s` of background.md 8.6).
+    /// space's protocol (the `cn_s` of Channel Packing-Aware Scaling, README "StriaBlock and
+    /// StriaNet").
     pub cn: Vec<u32>,
     /// Each stage's input and output resolution.
     pub resolution: Vec<((u32, u32), (u32, u32))>,
@@ -946,10 +947,10 @@ pub fn geometric(min: f64, max: f64, n: usize) -> Vec<f64> {
     v
 }
 
-/// Channel Packing-Aware Scaling (background.md 8.6): the multiples `k` of `cn` with
-/// `min * width <= k * cn <= max * width`; when none falls in the range, the nearest one
-/// (`max(1, round(r * width / cn))` at the middle ratio). At most `choices` of them, spread
-/// evenly and always keeping both ends.
+/// Channel Packing-Aware Scaling (derived here; README "StriaBlock and StriaNet"): the multiples
+/// `k` of `cn` with `min * width <= k * cn <= max * width`; when none falls in the range, the
+/// nearest one (`max(1, round(r * width / cn))` at the middle ratio). At most `choices` of them,
+/// spread evenly and always keeping both ends.
 pub fn cpas_units(width: u32, cn: u32, min: f64, max: f64, choices: usize) -> Vec<u32> {
     let cn = cn.max(1) as f64;
     let lo = (min * width as f64 / cn).ceil().max(1.0) as u32;

@@ -1,4 +1,4 @@
-//! Architecture search (background.md 8.5-8.6): search spaces, Channel Packing-Aware Scaling
+//! Architecture search (README "Architecture search"): search spaces, Channel Packing-Aware Scaling
 //! and uniform candidate generators, Focused Constraints, strategies, Pareto fronts, resumable
 //! and sharded sweeps.
 //!

@@ -109,8 +109,8 @@ pub enum CnWord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Generator {
-    /// Channel Packing-Aware Scaling (background.md 8.6): middle widths are multiples of the
-    /// stage's channels per ciphertext `cn_s`.
+    /// Channel Packing-Aware Scaling (README "StriaBlock and StriaNet"): middle widths are
+    /// multiples of the stage's channels per ciphertext `cn_s`.
     Cpas,
     /// The plain practice: one ratio for every stage.
     Uniform,
@@ -206,8 +206,8 @@ impl Default for SettingSpec {
     }
 }
 
-/// Focused Constraint (background.md 8.5): hard caps on the rotation-bearing factors and
-/// optional bounds on the others. A candidate that breaks one is kept as infeasible.
+/// Focused Constraint (README "StriaBlock and StriaNet"): hard caps on the rotation-bearing factors
+/// and optional bounds on the others. A candidate that breaks one is kept as infeasible.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Constraints {

@@ -10,7 +10,8 @@ pub mod seal_wire;
 pub use protocol::{Protocol, SciBuild};
 
 /// How Galois keys are provisioned, which decides what a rotation by `k` costs in key switches
-/// (background.md section 1.6).
+/// (SEAL `native/src/seal/util/galois.cpp` `GaloisTool::get_elts_all`; per-step keys as in
+/// Gazelle).
 ///
 /// Both power-of-two policies hold SEAL's default key set (`KeyGenerator::galois_keys()`: the row
 /// swap and `3^(+-2^i)`, i.e. row rotations by `+-2^i`); they differ in how SEAL chains a step
@@ -47,8 +48,9 @@ impl std::fmt::Display for KeyPolicy {
 
 /// Non-zero digits of the non-adjacent form of `k >= 0`, as bit masks `(plus, minus)`:
 /// `k = plus - minus`, no two adjacent digits non-zero. Uses the identity that the NAF digits of k
-/// sit where `k` and `3k` differ (one bit above), which equals the digit-by-digit algorithm of
-/// background.md section 1.6 (tested against it).
+/// sit where `k` and `3k` differ (one bit above), which equals the digit-by-digit algorithm
+/// (while k != 0: if k is odd take digit `2 - (k mod 4)` and subtract it; halve k), as SEAL's
+/// `util::naf` computes it (tested against it).
 pub fn naf_masks(k: u64) -> (u64, u64) {
     let k = k as u128;
     let xh = k >> 1;
@@ -212,9 +214,9 @@ mod tests {
     }
 
     #[test]
-    fn seal_3_7_naf_examples_from_background_1_6() {
+    fn seal_3_7_naf_examples() {
         // SEAL 3.7 (NAF): steps 1, 2, 4, 8 cost one; 3, 5, 7, 2047 two; 11, 100, 1000 three
-        // (background.md 1.6, measured on SEAL).
+        // (derived here: measured by timing SEAL).
         let n = 8192;
         for (k, ks) in [
             (1, 1),

@@ -45,7 +45,7 @@ pub struct Conv {
     pub taps: Vec<(u32, u32)>,
     /// Declared as `depthwise` (or `groups` equal to the input channels with one output per group).
     pub depthwise: bool,
-    /// How the SIMD protocols accumulate channels (background.md 8.3).
+    /// How the SIMD protocols accumulate channels ([`Accum`]; derived here).
     pub accum: Accum,
     /// Which channels form each group. Always `Contiguous` when there is one group, and when every
     /// group has one input and one output channel (both layouts are then the same layer).
@@ -648,7 +648,7 @@ impl Builder<'_> {
                 c.groups, x.c, c.out_channels
             )));
         }
-        // Strategies and group layouts (background.md 5.3, 8.3).
+        // Strategies and group layouts (derived here; see [`Accum`] and [`GroupLayout`]).
         let one_to_one = c.groups > 1 && c.groups == x.c && c.groups == c.out_channels;
         if c.group_layout == GroupLayout::Strided && c.groups == 1 {
             return Err(e(

@@ -6,20 +6,20 @@
 //! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`, `argmax`, `shuffle`) or a group
 //! (`block`, `residual`).
 //!
-//! Accumulation strategies (background.md 8.3). `conv` and `depthwise` take an optional
-//! `"accum"`: `"he-rotate"` (the default: partial sums rotated inside HE, as SCI_HE does),
-//! `"striped"` (slot-aligned channel mixing: no external rotation when the packing allows it),
-//! `"share-side"` (partial sums returned unrotated; both parties align them on their shares) or
-//! `"auto"` (counted as `he-rotate`; the evaluation picks the cheaper of `he-rotate` and
+//! Accumulation strategies (derived here; README "StriaBlock and StriaNet"). `conv` and `depthwise`
+//! take an optional `"accum"`: `"he-rotate"` (the default: partial sums rotated inside HE, as
+//! SCI_HE does), `"striped"` (slot-aligned channel mixing: no external rotation when the packing
+//! allows it), `"share-side"` (partial sums returned unrotated; both parties align them on their
+//! shares) or `"auto"` (counted as `he-rotate`; the evaluation picks the cheaper of `he-rotate` and
 //! `share-side` per layer). The strategies change only what the SIMD protocols count; Cheetah has
 //! no rotations and ignores them. `conv` also takes `"group_layout"`: `"contiguous"` (the default,
-//! group j holds channels `j*C/G .. (j+1)*C/G - 1`, as in PyTorch) or `"strided"` (group j holds the
-//! channels c with `c mod G == j`, for inputs and outputs alike); `striped` needs a grouped
+//! group j holds channels `j*C/G .. (j+1)*C/G - 1`, as in PyTorch) or `"strided"` (group j holds
+//! the channels c with `c mod G == j`, for inputs and outputs alike); `striped` needs a grouped
 //! convolution with the strided layout (a depthwise layer, one input and one output channel per
-//! group, has both layouts at once). `{"type": "shuffle"}` is a channel permutation (output shape
-//! = input shape; an optional `"groups": G` documents a ShuffleNet transpose of G groups); it is
-//! free: the client re-packs its share for every layer anyway, and non-linear protocols see a
-//! local relabelling.
+//! group, has both layouts at once). `{"type": "shuffle"}` is a channel permutation (output shape =
+//! input shape; an optional `"groups": G` documents a ShuffleNet transpose of G groups); it is
+//! free: the client re-packs its share for every layer anyway, and non-linear protocols see a local
+//! relabelling.
 //!
 //! Tensor references. Every node reads the output of the node before it unless it names another tensor
 //! in `input`; `add` names the tensor it adds in `from`. A name refers to the node with that `name` in
@@ -42,19 +42,18 @@
 //!   `relu1` (ReLU6; these three omitted when t = 1), `conv2` depthwise k x k/s pad k/2, `bn2`,
 //!   `relu2`, `conv3` 1x1 -> c, `bn3`; a `residual` (add path `<block>.add`) when s = 1 and
 //!   C = c (or with `projection`), a `block` otherwise.
-//! - `{"type": "stria_block", "out_channels": C_out, "ratio": r, "stride": s, "groups": G}`
-//!   (background.md 8.5; `kernel` 3, `kernel_shape` `cross`, `accum` `striped`, `groups` 16 and
-//!   `ratio` 1 by default; `"width": C_mid` instead of `ratio` gives the middle width itself, a
-//!   multiple of G): `conv1` 1x1 C -> C_mid (groups G, strided), `bn1`, `relu1`,
-//!   `shuffle1` (transpose of G groups), `conv2` depthwise k x k/s pad k/2 (`kernel_shape`),
-//!   `bn2`, `relu2`, `shuffle2`, `conv3` 1x1 C_mid -> C_out (groups G, strided), `bn3`, then
-//!   `add` of the identity or, when the shape changes, of `downsample` (1x1/s, groups G,
-//!   strided) and `downsample_bn`; no ReLU after the add. The middle width is
-//!   `C_mid = G * max(1, round(r*C/G))`: the ratio applied to the input width, snapped to a
-//!   multiple of G (so to a multiple of cn whenever G is). G must divide C and C_out. `accum`
-//!   applies to all four convolutions. With G a multiple of every striped layer's cn (under
-//!   CrypTFlow2 the 1x1 cn, `8192 / next_pow2(H*W)`, is the largest), no layer of the block has
-//!   an external rotation.
+//! - `{"type": "stria_block", "out_channels": C_out, "ratio": r, "stride": s, "groups": G}` (README
+//!   "StriaBlock and StriaNet"; `kernel` 3, `kernel_shape` `cross`, `accum` `striped`, `groups` 16
+//!   and `ratio` 1 by default; `"width": C_mid` instead of `ratio` gives the middle width itself, a
+//!   multiple of G): `conv1` 1x1 C -> C_mid (groups G, strided), `bn1`, `relu1`, `shuffle1`
+//!   (transpose of G groups), `conv2` depthwise k x k/s pad k/2 (`kernel_shape`), `bn2`, `relu2`,
+//!   `shuffle2`, `conv3` 1x1 C_mid -> C_out (groups G, strided), `bn3`, then `add` of the identity
+//!   or, when the shape changes, of `downsample` (1x1/s, groups G, strided) and `downsample_bn`; no
+//!   ReLU after the add. The middle width is `C_mid = G * max(1, round(r*C/G))`: the ratio applied
+//!   to the input width, snapped to a multiple of G (so to a multiple of cn whenever G is). G must
+//!   divide C and C_out. `accum` applies to all four convolutions. With G a multiple of every
+//!   striped layer's cn (under CrypTFlow2 the 1x1 cn, `8192 / next_pow2(H*W)`, is the largest), no
+//!   layer of the block has an external rotation.
 //!
 //! Parsing goes through [`crate::net::parse`], which reports the layer path of every error.
 
@@ -180,7 +179,7 @@ pub struct ConvSpec {
     /// `dense` (every position, the default) or `cross` (the centre row and column).
     #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
     pub kernel_shape: KernelShape,
-    /// How the SIMD protocols accumulate channels (background.md 8.3); default `he-rotate`.
+    /// How the SIMD protocols accumulate channels ([`Accum`]); default `he-rotate`.
     #[serde(default, skip_serializing_if = "Accum::is_default")]
     pub accum: Accum,
     /// Which channels form group j: `contiguous` (default) or `strided` (`c mod G == j`).
@@ -207,12 +206,14 @@ pub struct DepthwiseSpec {
     pub taps: Option<Vec<[u32; 2]>>,
     #[serde(default, skip_serializing_if = "KernelShape::is_dense")]
     pub kernel_shape: KernelShape,
-    /// How the SIMD protocols accumulate channels (background.md 8.3); default `he-rotate`.
+    /// How the SIMD protocols accumulate channels ([`Accum`]); default `he-rotate`.
     #[serde(default, skip_serializing_if = "Accum::is_default")]
     pub accum: Accum,
 }
 
-/// How a SIMD-packed convolution accumulates products across channels (background.md 8.3). Only
+/// How a SIMD-packed convolution accumulates products across channels (derived here: the
+/// project's per-layer choice; `share-side` applies GALA's share-side rotate-and-sum, GALA (Zhang
+/// et al., NDSS 2021) Sec. III-A, to convolutions). Only
 /// the SIMD protocols (CrypTFlow2, Gazelle, GALA) count the strategies differently; Cheetah has no
 /// rotations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -269,7 +270,7 @@ pub enum GroupLayout {
     #[default]
     Contiguous,
     /// Group j holds the channels c with `c mod G == j` (slot-aligned when G is a multiple of the
-    /// channels per ciphertext, background.md 5.3 and 8.3(b)).
+    /// channels per ciphertext; derived here).
     Strided,
 }
 
@@ -293,7 +294,8 @@ pub struct ShuffleSpec {
     pub groups: Option<u32>,
 }
 
-/// Which kernel positions hold weights (background.md 8.4).
+/// Which kernel positions hold weights (derived here: a sparse tap set such as the cross costs one
+/// internal rotation per tap off the anchor).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelShape {
@@ -426,7 +428,7 @@ pub struct InvertedResidualSpec {
     pub projection: bool,
 }
 
-/// StriaBlock (`{"type": "stria_block"}`, background.md 8.5).
+/// StriaBlock (`{"type": "stria_block"}`, README "StriaBlock and StriaNet").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StriaBlockSpec {

@@ -1,4 +1,5 @@
-//! Cheetah coefficient packing (background.md section 4), counted as OpenCheetah's code runs it.
+//! Cheetah coefficient packing (Cheetah (Huang et al., USENIX Security 2022) Sec. 3), counted as
+//! OpenCheetah's code runs it.
 //!
 //! Sources (read-only): Alibaba-Gemini-Lab/OpenCheetah `include/gemini/cheetah/shape_inference.cc`
 //! (`Conv2D`: SAME padding, 1x1 sub-sampling, the slice heuristic), `sliced_3d_tensor.h`
@@ -8,23 +9,23 @@
 //! `hom_bn_ss.cc` and `SCI/src/cheetah/cheetah-api.cpp` (N = 4096, moduli {60, 49},
 //! `setUpForBN`). No rotations and no Galois keys anywhere.
 //!
-//! Accumulation strategies (background.md 8.3: `he-rotate`, `striped`, `share-side`, `auto`) are
-//! about rotations, which Cheetah does not have: a convolution's counts do not depend on them.
-//! Nor does the group layout: a grouped convolution's products are the kernel blocks its groups'
-//! channels touch ([`blocks_touched`]) with each group packed contiguously. For
-//! `group_layout: strided` (group j = channels `c mod G == j`) the client packs its share with
-//! the groups re-laid out contiguously (packed position `j*g_in + k` holds channel `j + k*G`), the
-//! server packs its share and its kernel blocks in the same order, and output channel `j + k*G`
-//! is read from returned ciphertext `j*g_out + k`. The permutation is free (background.md 1.1,
-//! "layout freedom", and 8.3(b)): in OpenCheetah's `CheetahLinear::conv2d` (cheetah-api.cpp) the
-//! client encrypts whatever tensor it is handed (`encryptImage`), the server encodes its share
-//! and filters likewise (`encodeImage`, `encodeFilters`), and every output channel comes back in
-//! its own ciphertexts, so a public permutation of input channels, filters and outputs is only a
-//! relabelling. It never costs more than packing the strided groups in place
-//! ([`blocks_touched_strided`], what an earlier version of this counter charged); background.md
-//! 8.7 likewise prices the striped block under
-//! Cheetah with "groups laid out contiguously", and Gazelle's counter makes the same re-pack
-//! ([`super::gazelle`]). A `shuffle` is free.
+//! Accumulation strategies (`he-rotate`, `striped`, `share-side`, `auto`; derived here) are about
+//! rotations, which Cheetah does not have: a convolution's counts do not depend on them. Nor does
+//! the group layout: a grouped convolution's products are the kernel blocks its groups' channels
+//! touch ([`blocks_touched`]) with each group packed contiguously. For `group_layout: strided`
+//! (group j = channels `c mod G == j`) the client packs its share with the groups re-laid out
+//! contiguously (packed position `j*g_in + k` holds channel `j + k*G`), the server packs its share
+//! and its kernel blocks in the same order, and output channel `j + k*G` is read from returned
+//! ciphertext `j*g_out + k`. The permutation is free (derived here: the client builds each layer's
+//! ciphertexts from plaintext it holds, so the channel layout can change between layers at no
+//! cost): in OpenCheetah's `CheetahLinear::conv2d` (cheetah-api.cpp) the client encrypts whatever
+//! tensor it is handed (`encryptImage`), the server encodes its share and filters likewise
+//! (`encodeImage`, `encodeFilters`), and every output channel comes back in its own ciphertexts, so
+//! a public permutation of input channels, filters and outputs is only a relabelling. It never
+//! costs more than packing the strided groups in place ([`blocks_touched_strided`], what an earlier
+//! version of this counter charged); the project's worked bottleneck example (`tests/accum.rs`)
+//! likewise prices the striped block under Cheetah with "groups laid out contiguously", and
+//! Gazelle's counter makes the same re-pack ([`super::gazelle`]). A `shuffle` is free.
 
 use super::{LayerCost, ceil_div};
 use crate::cost::OpCounts;
@@ -42,7 +43,8 @@ pub enum Partition {
     Search,
 }
 
-/// How depthwise (and other grouped) convolutions are laid out (background.md 5.2).
+/// How depthwise (and other grouped) convolutions are laid out (derived here: `homconv` as
+/// OpenCheetah's HomConv with zero blocks skipped, `stacked` as its HomBN packing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum DepthwiseMode {
@@ -169,7 +171,8 @@ impl CheetahParams {
     }
 
     /// Bit-packed size of `cts` returned ciphertexts with `used` output coefficients in all: c1
-    /// whole at its kept width, c0 only where outputs sit (background.md 4.7's ideal; what a
+    /// whole at its kept width, c0 only where outputs sit (derived here: the ideal of
+    /// OpenCheetah's `truncate_for_decryption` and `removeUnusedCoeffs`; what a
     /// bit-packing serializer would send, not what SEAL sends).
     pub fn bytes_down_packed(&self, n: u64, cts: u64, used: u64, t_bits: u32, t_pow2: bool) -> u64 {
         let (c0, c1) = kept_bits(n, self.q0_bits, t_bits, t_pow2);
@@ -426,7 +429,8 @@ pub fn kept_outputs(h: u64, w: u64, kh: u64, kw: u64) -> u64 {
     (h + 1 - kh) * (w + 1 - kw)
 }
 
-/// Common tail: adds (each returned ciphertext's first product needs none, background.md 4.4),
+/// Common tail: adds (each returned ciphertext's first product needs none,
+/// OpenCheetah `hom_conv2d_ss.cc` `HomConv2DSS::conv2DSS`),
 /// AddPlain of the server's share, bytes, encryptions. Masking and flooding are not counted as adds.
 /// `down` lists returned ciphertexts as `(count, kept coefficients each, runs of zeroed words)`. Bytes: each direction
 /// is one `send_encrypted_vector` (a 4-byte count, then each ciphertext's SEAL 3.7 wire size).
@@ -491,7 +495,8 @@ pub fn fc_split(ni: u64, no: u64, n: u64) -> (u64, u64) {
     best
 }
 
-/// A fully connected layer under Cheetah (HomFC, background.md 4.5).
+/// A fully connected layer under Cheetah (HomFC: Cheetah Sec. 3.1; OpenCheetah `hom_fc_ss.cc`
+/// `getSplit`).
 pub fn fc(ni: u64, no: u64, reads_input: bool, p: &CheetahParams, n: u64) -> LayerCost {
     let (now, niw) = fc_split(ni, no, n);
     let in_ct = ceil_div(ni, niw);

@@ -1,5 +1,6 @@
 //! Gazelle (input rotations / output rotations) and GALA (kernel grouping) SIMD convolution
-//! formulas, background.md section 3.10 (Gazelle Sec. 6 and Table 4; GALA Sec. III-B, Tables II-III).
+//! formulas: Gazelle (Juvekar et al., USENIX Security 2018) Sec. 6 and Table 4;
+//! GALA (Zhang et al., NDSS 2021) Sec. III-B, Tables II-III.
 //!
 //! The papers' model: n = N slots in one cycle, the packed layout (padding by punctured masks, so a
 //! channel occupies `h*w` slots of the unpadded phase image), `cn = floor(N / (h*w))` channels per
@@ -15,7 +16,8 @@
 //! SEAL version's chaining rule applies) take each rotation step's NAF weight on the n-slot cycle.
 //! Additions follow the papers ([`paper_adds`]): k - 1 for an accumulation of k products.
 //!
-//! Accumulation strategies (background.md 8.3), counted in this packed layout:
+//! Accumulation strategies (derived here: the project's per-layer choice of how channels are
+//! accumulated), counted in this packed layout:
 //!
 //! - `he-rotate` / `auto`: the formulas above. Grouped layers are `groups` independent
 //!   convolutions whatever `group_layout` says (the strided layout is counted as if the client had
@@ -249,7 +251,7 @@ pub fn conv_as(
             if g_in == 1 && g_out == 1 && groups > 1 {
                 // Depthwise: channels packed cn per ciphertext, each output stays in its input's
                 // block: T products and T - 1 rotations per ciphertext, nothing crosses channels
-                // (background.md 5.2, the SIMD-native form).
+                // (derived here: the SIMD-native form).
                 let p = Packed::new(footprint, groups, groups, n);
                 record(
                     &mut total,
@@ -365,7 +367,7 @@ pub fn fc_hybrid(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, Strin
     })
 }
 
-/// GALA's FC (background.md 3.10, GALA Table II): `d = ceil(ni'*no'/N)` diagonal products whose
+/// GALA's FC (GALA Sec. III-A, Table II): `d = ceil(ni'*no'/N)` diagonal products whose
 /// results are rotated and summed (`d - 1` rotations of partial products: external); the final
 /// `log2(N/no')` rotate-and-sum steps move to the shares ("share-RaS").
 pub fn fc_gala(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String> {

@@ -1,9 +1,10 @@
 //! Closed-form counters: how a resolved layer is laid onto ciphertexts and what that costs.
 //!
-//! `simd` is the CrypTFlow2 SCI_HE counter (background.md section 3, EzPC `SCI/src/LinearHE/`);
-//! `gazelle` holds the Gazelle input/output-rotation and GALA kernel-grouping formulas (3.10).
+//! `simd` is the CrypTFlow2 SCI_HE counter (CrypTFlow2 (Rathee et al., CCS 2020) Sec. 6.1; EzPC
+//! `SCI/src/LinearHE/`); `gazelle` holds the Gazelle input/output-rotation and GALA
+//! kernel-grouping formulas (Gazelle Table 4; GALA Sec. III-B, Table III).
 //!
-//! Convolutions carry an accumulation strategy (`Conv::accum`, background.md 8.3) and a group
+//! Convolutions carry an accumulation strategy (`Conv::accum`, derived here) and a group
 //! layout (`Conv::group_layout`). The SIMD counters count each strategy as its own plan (`simd`'s
 //! module documentation); Cheetah has no rotations, so the strategies do not change its counts,
 //! while the strided group layout does (`coeff::conv`). `auto` is counted as `he-rotate`: the
@@ -262,9 +263,10 @@ pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>,
     Ok(out)
 }
 
-/// One phase `(r, c)` of Gazelle's strided decomposition (background.md 3.5): the taps
-/// `(dy, dx)` of the kernel with `dy = r mod sh` and `dx = c mod sw`, re-indexed as
-/// `((dy - r)/sh, (dx - c)/sw)` in the sub-filter.
+/// One phase `(r, c)` of Gazelle's strided decomposition (Gazelle (Juvekar et al., USENIX Security
+/// 2018) Sec. 6.1, Fig. 10; EzPC `conv-field.cpp` `ConvField::convolution`): the taps `(dy, dx)` of
+/// the kernel with `dy = r mod sh` and `dx = c mod sw`, re-indexed as `((dy - r)/sh, (dx - c)/sw)`
+/// in the sub-filter.
 pub(crate) fn phase_taps(
     c: &Conv,
     r: u32,

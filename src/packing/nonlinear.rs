@@ -1,5 +1,7 @@
-//! Non-linear layer costs (background.md section 6): OT-based ReLU, truncation, pooling and argmax,
-//! in bits per element and rounds, and the per-layer accounting of section 6.4.
+//! Non-linear layer costs (CrypTFlow2 (Rathee et al., CCS 2020) Secs. 3-5, Tables 1-3;
+//! Cheetah (Huang et al., USENIX Security 2022) Sec. 4, Tables 2-4): OT-based ReLU, truncation,
+//! pooling and argmax, in bits per element and rounds, and the per-layer accounting of
+//! [`network_nonlinear`].
 //!
 //! Which rows each protocol uses:
 //!
@@ -7,7 +9,7 @@
 //!   default every protocol is counted as SCI's code runs it, OT call by OT call
 //!   ([`super::sci_field`], `"cryptflow2_nonlinear": "code"`); `"paper-bounds"` uses the
 //!   CrypTFlow2 field ("Z_n") upper bounds with `eta` bits instead, truncation then being the
-//!   division bound with `d = 2^f` (background 6.2).
+//!   division bound with `d = 2^f` (CrypTFlow2 Table 2).
 //! - [`Protocol::GazelleInput`], [`Protocol::GazelleOutput`], [`Protocol::Gala`]: these packings
 //!   also share over the SIMD plaintext prime, so stria counts their non-linear layers with the
 //!   same CrypTFlow2 field protocols (a modelling choice: Gazelle's and GALA's own garbled-circuit
@@ -15,21 +17,21 @@
 //! - [`Protocol::Cheetah`]: its own silent-OT protocols over Z_(2^l). By default counted as
 //!   OpenCheetah's code sends them, Ferret's refills included ([`super::cheetah_nl`],
 //!   `"cheetah_nonlinear": "code"`); `"paper"` uses the Cheetah paper's per-element formulas
-//!   (background 6.3).
+//!   (Cheetah Sec. 4, Tables 2-4).
 //!
 //! With [`CryptflowShares::Ring`] the CrypTFlow2-family protocols use the Z_(2^l) rows of the
 //! OT-only CrypTFlow2 backend instead (exact millionaires' with leaf size `m` for DReLU/ReLU,
 //! the paper's bounds for truncation and average pooling).
 //!
 //! Communication counts both directions; one-time setup (base OTs, VOLE/Ferret setup) is
-//! excluded, like the HE keys (background 1.1, 6.3). Rounds use `ceil(log2 ...)`.
+//! excluded, like the HE keys, as Cheetah Sec. 6.1 measures. Rounds use `ceil(log2 ...)`.
 
 use super::Protocol;
 use crate::error::SpecError;
 use crate::net::{Layer, Network, Op};
 use serde::{Deserialize, Serialize};
 
-/// Which truncation Cheetah runs where the MSB of the value is unknown (background 6.3); read by
+/// Which truncation Cheetah runs where the MSB of the value is unknown (Cheetah Table 4); read by
 /// the paper's formulas only (`"cheetah_nonlinear": "paper"`): OpenCheetah's code runs one
 /// protocol, [`super::cheetah_nl`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub enum CheetahTruncation {
     /// Faithful truncation (VOLE): `16*l + 11*f` bits.
     Faithful,
-    /// One-bit approximate truncation: `13*l` bits (the default class, background 6.3).
+    /// One-bit approximate truncation: `13*l` bits (the default class; Cheetah Table 4).
     #[default]
     Approximate,
 }
@@ -62,7 +64,8 @@ pub enum CheetahNonlinear {
     /// ([`super::cheetah_nl`]). Default.
     #[default]
     Code,
-    /// The Cheetah paper's per-element formulas (background 6.3), as stria counted before.
+    /// The Cheetah paper's per-element formulas (Cheetah Sec. 4, Tables 2-4), as stria counted
+    /// before.
     Paper,
 }
 
@@ -70,21 +73,23 @@ pub enum CheetahNonlinear {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CryptflowShares {
-    /// The HE plaintext prime field Z_n with `eta` bits (SCI_HE, background 6.1). Default.
+    /// The HE plaintext prime field Z_n with `eta` bits (SCI_HE; EzPC
+    /// `SCI/src/utils/constants.h`). Default.
     #[default]
     Field,
     /// The ring Z_(2^l) of CrypTFlow2's OT-only backend.
     Ring,
 }
 
-/// Non-linear protocol parameters (background 6.1). Shipped as `configs/nonlinear/default.json`.
+/// Non-linear protocol parameters (CrypTFlow2 Sec. 3, Cheetah Sec. 4). Shipped as
+/// `configs/nonlinear/default.json`.
 ///
 /// Defaults and provenance: `lambda = 128` (OT security parameter); `l = 37` and `f = 12` (the
 /// share bit length and scale OpenCheetah's ResNet-50 programs run with, `ell=37 k=12` in its
 /// scripts, for both protocols); `eta = 37` (bits of SCI_HE's 37-bit prime, SCI
 /// `utils/constants.h`); `m = 4` (SCI's `MILL_PARAM`); Cheetah counted from OpenCheetah's code
 /// (with the paper's formulas, the approximate truncation `13*l`, the default class of
-/// background 6.3); CrypTFlow2-family shares in the prime field, counted
+/// Cheetah Table 4); CrypTFlow2-family shares in the prime field, counted
 /// from SCI's code on 4 threads (the thread count of the published end-to-end runs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -197,16 +202,17 @@ pub fn ceil_log2(x: u64) -> u64 {
     }
 }
 
-/// `delta = ceil(log2(6*d))` of the division protocols (background 6.1).
+/// `delta = ceil(log2(6*d))` of the division protocols (CrypTFlow2 Secs. 3-5).
 pub fn delta(d: u64) -> u64 {
     ceil_log2(6 * d)
 }
 
 // ---------------------------------------------------------------------------------------------
-// CrypTFlow2 (IKNP OT extension), background 6.2; CrypTFlow2 Tables 1-3, Cheetah Table 2.
+// CrypTFlow2 (Rathee et al., CCS 2020), IKNP OT extension: Secs. 3-5, Tables 1-3; Cheetah
+// Table 2.
 // ---------------------------------------------------------------------------------------------
 
-/// CrypTFlow2 millionaires' on `l` bits, exact (background 6.2; CrypTFlow2 Sec. 3, Table 1):
+/// CrypTFlow2 millionaires' on `l` bits, exact (CrypTFlow2 Sec. 3, Table 1):
 /// with `q = ceil(l/m)`, `M = 2^m`, `r = l - (q-1)*m`, `R = 2^r`,
 /// `lambda*(4q - ceil(log2 q) - 2) + M*(2q - 3) + 2R + 22*(q - 1) - 2*ceil(log2 q)`.
 ///
@@ -226,100 +232,102 @@ pub fn cf2_millionaires_bits(l: u64, m: u64, lambda: u64) -> u64 {
     lambda * (4 * q - lq - 2) + big_m * (2 * q - 3) + 2 * big_r + 22 * (q - 1) - 2 * lq
 }
 
-/// CrypTFlow2 millionaires' upper bound for `m = 4`: `lambda*l + 14*l` (background 6.2).
+/// CrypTFlow2 millionaires' upper bound for `m = 4`: `lambda*l + 14*l` (CrypTFlow2 Sec. 3).
 pub fn cf2_millionaires_bound(l: u64, lambda: u64) -> u64 {
     lambda * l + 14 * l
 }
 
-/// CrypTFlow2 millionaires' rounds: the comparison tree depth `ceil(log2 l)` (background 6.2).
+/// CrypTFlow2 millionaires' rounds: the comparison tree depth `ceil(log2 l)` (CrypTFlow2 Sec. 3).
 pub fn cf2_millionaires_rounds(l: u64) -> u64 {
     ceil_log2(l)
 }
 
-/// CrypTFlow2 DReLU over Z_(2^l): millionaires' on `l - 1` bits (background 6.2 table;
-/// CrypTFlow2 Sec. 4.1, Table 1). Bound `(lambda + 14)*(l - 1)`.
+/// CrypTFlow2 DReLU over Z_(2^l): millionaires' on `l - 1` bits (CrypTFlow2 Sec. 4.1,
+/// Table 1). Bound `(lambda + 14)*(l - 1)`.
 pub fn cf2_drelu_ring_bits(l: u64, m: u64, lambda: u64) -> u64 {
     cf2_millionaires_bits(l - 1, m, lambda)
 }
 
-/// CrypTFlow2 DReLU rounds over Z_(2^l): `ceil(log2 l)` (background 6.2 table).
+/// CrypTFlow2 DReLU rounds over Z_(2^l): `ceil(log2 l)` (CrypTFlow2 Tables 1-3).
 pub fn cf2_drelu_ring_rounds(l: u64) -> u64 {
     ceil_log2(l)
 }
 
 /// CrypTFlow2 MUX over a width-`l` domain: two `(2 choose 1)-OT_l`, `2*lambda + 4*l` bits
-/// (background 6.2 table; CrypTFlow2 Sec. 4.1). Also used for the field with `l = eta`.
+/// (CrypTFlow2 Sec. 4.1, Table 1). Also used for the field with `l = eta`.
 pub fn cf2_mux_bits(l: u64, lambda: u64) -> u64 {
     2 * lambda + 4 * l
 }
 
-/// CrypTFlow2 MUX rounds: 2 (background 6.2 table [D]).
+/// CrypTFlow2 MUX rounds: 2 (derived here: one OT exchange each way).
 pub const CF2_MUX_ROUNDS: u64 = 2;
 
-/// CrypTFlow2 ReLU over Z_(2^l), exact: DReLU + MUX (background 6.2; CrypTFlow2 Table 1;
+/// CrypTFlow2 ReLU over Z_(2^l), exact: DReLU + MUX (CrypTFlow2 Table 1;
 /// 3298 = 2914 + 384 at l = 32, m = 7). Bound `lambda*l + 18*l`.
 pub fn cf2_relu_ring_bits(l: u64, m: u64, lambda: u64) -> u64 {
     cf2_drelu_ring_bits(l, m, lambda) + cf2_mux_bits(l, lambda)
 }
 
-/// CrypTFlow2 ReLU over Z_(2^l), upper bound `lambda*l + 18*l` (background 6.2).
+/// CrypTFlow2 ReLU over Z_(2^l), upper bound `lambda*l + 18*l` (CrypTFlow2 Tables 1-3).
 pub fn cf2_relu_ring_bound(l: u64, lambda: u64) -> u64 {
     lambda * l + 18 * l
 }
 
-/// CrypTFlow2 ReLU rounds over Z_(2^l): `ceil(log2 l) + 2` (background 6.2 table).
+/// CrypTFlow2 ReLU rounds over Z_(2^l): `ceil(log2 l) + 2` (CrypTFlow2 Tables 1-3).
 pub fn cf2_relu_ring_rounds(l: u64) -> u64 {
     ceil_log2(l) + CF2_MUX_ROUNDS
 }
 
 /// CrypTFlow2 ReLU over the prime field Z_n, upper bound `(3/2)*lambda*(eta + 1) + 31*eta`
-/// (background 6.2 table; CrypTFlow2 Table 1), rounded up for odd lambda. Stria has no exact
+/// (CrypTFlow2 Table 1), rounded up for odd lambda. Stria has no exact
 /// field formula, so SCI_HE's ReLU is counted at this bound (conservative).
 pub fn cf2_relu_field_bits(eta: u64, lambda: u64) -> u64 {
     (3 * lambda * (eta + 1)).div_ceil(2) + 31 * eta
 }
 
-/// CrypTFlow2 ReLU rounds over Z_n: `ceil(log2 eta) + 4` (background 6.2 table).
+/// CrypTFlow2 ReLU rounds over Z_n: `ceil(log2 eta) + 4` (CrypTFlow2 Tables 1-3).
 pub fn cf2_relu_field_rounds(eta: u64) -> u64 {
     ceil_log2(eta) + 4
 }
 
 /// CrypTFlow2 truncation by `f` bits over Z_(2^l), upper bound `lambda*(l + f + 2) + 19*l + 14*f`
-/// (background 6.2 table; CrypTFlow2 Sec. 5, Table 3).
+/// (CrypTFlow2 Sec. 5, Table 3).
 pub fn cf2_trunc_ring_bits(l: u64, f: u64, lambda: u64) -> u64 {
     lambda * (l + f + 2) + 19 * l + 14 * f
 }
 
-/// CrypTFlow2 truncation rounds over Z_(2^l): `ceil(log2 l) + 3` (background 6.2 table [D]).
+/// CrypTFlow2 truncation rounds over Z_(2^l): `ceil(log2 l) + 3` (derived here: the
+/// comparison tree depth plus the constant rounds of the protocol's OT exchanges).
 pub fn cf2_trunc_ring_rounds(l: u64) -> u64 {
     ceil_log2(l) + 3
 }
 
 /// CrypTFlow2 Avgpool_d (division by d) over Z_(2^l), upper bound
-/// `(lambda + 21)*(l + 3*delta)`, `delta = ceil(log2(6d))` (background 6.2; CrypTFlow2 Table 2).
+/// `(lambda + 21)*(l + 3*delta)`, `delta = ceil(log2(6d))` (CrypTFlow2 Table 2).
 pub fn cf2_avgpool_ring_bits(l: u64, d: u64, lambda: u64) -> u64 {
     (lambda + 21) * (l + 3 * delta(d))
 }
 
-/// CrypTFlow2 Avgpool_d rounds over Z_(2^l): `ceil(log2(l*delta)) + 4` (background 6.2).
+/// CrypTFlow2 Avgpool_d rounds over Z_(2^l): `ceil(log2(l*delta)) + 4` (CrypTFlow2 Tables 1-3).
 pub fn cf2_avgpool_ring_rounds(l: u64, d: u64) -> u64 {
     ceil_log2(l * delta(d)) + 4
 }
 
 /// CrypTFlow2 Avgpool_d over Z_n, upper bound `((3/2)*lambda + 34)*(eta + 2*delta)`
-/// (background 6.2; CrypTFlow2 Table 2), rounded up for odd lambda.
+/// (CrypTFlow2 Table 2), rounded up for odd lambda.
 pub fn cf2_avgpool_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
     ((3 * lambda + 68) * (eta + 2 * delta(d))).div_ceil(2)
 }
 
-/// CrypTFlow2 Avgpool_d rounds over Z_n: `ceil(log2(eta*delta)) + 6` (background 6.2).
+/// CrypTFlow2 Avgpool_d rounds over Z_n: `ceil(log2(eta*delta)) + 6` (CrypTFlow2 Tables 1-3).
 pub fn cf2_avgpool_field_rounds(eta: u64, d: u64) -> u64 {
     ceil_log2(eta * delta(d)) + 6
 }
 
 /// SCI_HE truncation by `f` bits over Z_n: division by `d = 2^f`, counted with the Avgpool_d over
-/// Z_n bound (background 6.2, "Field truncation"; an approximation [C]: CrypTFlow2 gives no
-/// dedicated field truncation cost).
+/// Z_n bound (CrypTFlow2 Table 2; derived here: CrypTFlow2's division protocol covers a
+/// truncation as division by `2^f`, an approximation, since CrypTFlow2 gives no dedicated field
+/// truncation cost).
 pub fn cf2_trunc_field_bits(eta: u64, f: u64, lambda: u64) -> u64 {
     cf2_avgpool_field_bits(eta, 1u64 << f, lambda)
 }
@@ -330,7 +338,7 @@ pub fn cf2_trunc_field_rounds(eta: u64, f: u64) -> u64 {
 }
 
 /// CrypTFlow2 Maxpool_d over Z_(2^l): `d - 1` sequential steps, each DReLU of a difference + MUX
-/// (background 6.2 table, 5.4).
+/// (CrypTFlow2 Table 1; derived here: `max(a, b) = b + ReLU(a - b)`).
 pub fn cf2_maxpool_ring_bits(l: u64, d: u64, m: u64, lambda: u64) -> u64 {
     d.saturating_sub(1) * cf2_relu_ring_bits(l, m, lambda)
 }
@@ -342,7 +350,7 @@ pub fn cf2_maxpool_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
 }
 
 /// CrypTFlow2 Argmax_d over Z_(2^l): Maxpool_d plus a second MUX per step for the index
-/// (background 6.2 table [D]).
+/// (derived here from CrypTFlow2's ReLU and MUX costs).
 pub fn cf2_argmax_ring_bits(l: u64, d: u64, m: u64, lambda: u64) -> u64 {
     d.saturating_sub(1) * (cf2_relu_ring_bits(l, m, lambda) + cf2_mux_bits(l, lambda))
 }
@@ -352,8 +360,8 @@ pub fn cf2_argmax_field_bits(eta: u64, d: u64, lambda: u64) -> u64 {
     d.saturating_sub(1) * (cf2_relu_field_bits(eta, lambda) + cf2_mux_bits(eta, lambda))
 }
 
-/// Rounds of Maxpool_d: `(d - 1)` sequential steps of `step` rounds each (background 6.2 table
-/// [D]); every window is processed in parallel, so this does not grow with the element count.
+/// Rounds of Maxpool_d: `(d - 1)` sequential steps of `step` rounds each (derived
+/// here); every window is processed in parallel, so this does not grow with the element count.
 pub fn sequential_rounds(d: u64, step: u64) -> u64 {
     d.saturating_sub(1) * step
 }
@@ -367,34 +375,34 @@ pub fn tree_rounds(d: u64, step: u64) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cheetah (VOLE-style silent OT), background 6.3; Cheetah Sec. 4, Tables 2-4.
+// Cheetah (Huang et al., USENIX Security 2022) (VOLE-style silent OT): Sec. 4, Tables 2-4.
 //
-// Rounds: background 6.3 only says they follow CrypTFlow2's tree depth (log2(l) plus a constant).
-// Stria's choice [C]: millionaires'/DReLU `ceil(log2 l)`, MUX 2, ReLU `ceil(log2 l) + 2`, faithful
+// Rounds: the Cheetah paper gives none; derived here: they follow CrypTFlow2's comparison tree
+// depth (log2(l) plus a constant).
+// Stria's choice (an estimate): millionaires'/DReLU `ceil(log2 l)`, MUX 2, ReLU `ceil(log2 l) + 2`, faithful
 // truncation `ceil(log2 l) + 3` (CrypTFlow2's constants), approximate truncation (and the
 // truncation-class division of average pooling) `ceil(log2 l) + 2` (one MSB comparison tree plus
 // one OT exchange; the low-part wrap comparison is dropped), known-MSB truncation 1 (a single
 // batch of COTs, no comparison).
 // ---------------------------------------------------------------------------------------------
 
-/// Cheetah millionaires' (m = 4, VOLE, ROT): `< 11*l`; stria uses `11*l` (background 6.3;
-/// Cheetah Table 2).
+/// Cheetah millionaires' (m = 4, VOLE, ROT): `< 11*l`; stria uses `11*l` (Cheetah Table 2).
 pub fn cheetah_millionaires_bits(l: u64) -> u64 {
     11 * l
 }
 
-/// Cheetah DReLU over Z_(2^l): millionaires' on `l - 1` bits, `11*(l - 1)` (background 6.3).
+/// Cheetah DReLU over Z_(2^l): millionaires' on `l - 1` bits, `11*(l - 1)` (Cheetah Sec. 4, Table 2).
 pub fn cheetah_drelu_bits(l: u64) -> u64 {
     11 * (l - 1)
 }
 
-/// Cheetah MUX: two silent `(2 choose 1)-OT_l`, `2*(2l + 1)` bits (background 6.3).
+/// Cheetah MUX: two silent `(2 choose 1)-OT_l`, `2*(2l + 1)` bits (Cheetah Sec. 4, Tables 2-4).
 pub fn cheetah_mux_bits(l: u64) -> u64 {
     2 * (2 * l + 1)
 }
 
-/// Cheetah ReLU: DReLU + MUX = `11*(l - 1) + 2*(2l + 1) = 15*l - 9` bits (background 6.3 [D];
-/// 546 at l = 37).
+/// Cheetah ReLU: DReLU + MUX = `11*(l - 1) + 2*(2l + 1) = 15*l - 9` bits (derived here
+/// from Cheetah Table 2 and Sec. 4; 546 at l = 37).
 pub fn cheetah_relu_bits(l: u64) -> u64 {
     cheetah_drelu_bits(l) + cheetah_mux_bits(l)
 }
@@ -404,18 +412,18 @@ pub fn cheetah_relu_rounds(l: u64) -> u64 {
     ceil_log2(l) + 2
 }
 
-/// Cheetah faithful truncation (VOLE): `16*l + 11*f` bits (background 6.3; Cheetah Table 4).
+/// Cheetah faithful truncation (VOLE): `16*l + 11*f` bits (Cheetah Table 4).
 pub fn cheetah_trunc_faithful_bits(l: u64, f: u64) -> u64 {
     16 * l + 11 * f
 }
 
-/// Cheetah one-bit approximate truncation: `13*l` bits (background 6.3; Cheetah Table 4).
+/// Cheetah one-bit approximate truncation: `13*l` bits (Cheetah Table 4).
 pub fn cheetah_trunc_approx_bits(l: u64) -> u64 {
     13 * l
 }
 
-/// Cheetah truncation with known MSB (after a ReLU): `f + 4` bits (background 6.3; Cheetah
-/// Sec. 4).
+/// Cheetah truncation with known MSB (after a ReLU): `f + 4` bits (Cheetah Sec. 4,
+/// Table 4).
 pub fn cheetah_trunc_known_msb_bits(f: u64) -> u64 {
     f + 4
 }
@@ -433,25 +441,26 @@ pub fn cheetah_trunc_approx_rounds(l: u64) -> u64 {
 /// Rounds of Cheetah's known-MSB truncation: 1.
 pub const CHEETAH_KNOWN_MSB_ROUNDS: u64 = 1;
 
-/// Cheetah Maxpool_d: `(d - 1)` x (DReLU + MUX) (background 6.3 [D]).
+/// Cheetah Maxpool_d: `(d - 1)` x (DReLU + MUX) (derived here from Cheetah's DReLU and MUX).
 pub fn cheetah_maxpool_bits(l: u64, d: u64) -> u64 {
     d.saturating_sub(1) * cheetah_relu_bits(l)
 }
 
-/// Cheetah Argmax_d: `(d - 1)` x (DReLU + MUX + index MUX) (background 6.3 [D]).
+/// Cheetah Argmax_d: `(d - 1)` x (DReLU + MUX + index MUX) (derived here, as Maxpool_d).
 pub fn cheetah_argmax_bits(l: u64, d: u64) -> u64 {
     d.saturating_sub(1) * (cheetah_relu_bits(l) + cheetah_mux_bits(l))
 }
 
 /// Cheetah Avgpool_d per output: the window sum is local, the division is one truncation-class
-/// protocol at the default `13*l` (background 6.3 [D]), whatever `cheetah_truncation` says
+/// protocol at the default `13*l` (derived here from Cheetah
+/// Table 4), whatever `cheetah_truncation` says
 /// (the faithful formula is for a power-of-two shift by `f`).
 pub fn cheetah_avgpool_bits(l: u64) -> u64 {
     13 * l
 }
 
 // ---------------------------------------------------------------------------------------------
-// Network accounting, background 6.4.
+// Network accounting (ResNet-50's layer counts: Cheetah Sec. 6, Table 9).
 // ---------------------------------------------------------------------------------------------
 
 /// Non-linear cost of one layer.
@@ -881,7 +890,7 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 }
 
 /// Non-linear cost of every layer of `net` under `protocol`, one entry per layer, in order
-/// (background 6.4):
+/// (derived here; truncations sit where SCI's and OpenCheetah's network programs put them):
 ///
 /// - ReLU: its elements, each one ReLU; ReLU6: two ReLUs per element (run in parallel).
 /// - Truncations where [`truncation_plan`] puts them: after a ReLU reading unreduced products
@@ -966,7 +975,7 @@ mod tests {
 
     #[test]
     fn millionaires_quoted_l32() {
-        // Background 6.2: 3844 bits at m = 4, 2930 at m = 7 (l = 32).
+        // CrypTFlow2's quoted figures: 3844 bits at m = 4, 2930 at m = 7 (l = 32).
         assert_eq!(cf2_millionaires_bits(32, 4, 128), 3844);
         assert_eq!(cf2_millionaires_bits(32, 7, 128), 2930);
         // Both under the m = 4 bound lambda*l + 14*l = 4544.

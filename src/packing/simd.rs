@@ -6,9 +6,12 @@
 //! `elemwise-prod-field.cpp`, `utils-HE.cpp` (moduli {60, 60, 60, 38}: 3 data primes up, 1 down).
 //! Bytes follow EzPC's build (SEAL 3.3.2) or OpenCheetah's (SEAL 3.7.2 with zstd, moduli
 //! {60, 60, 60, 49}), by [`CountConfig::sci_build`]; the operation counts are the same.
-//! Derivations: background.md sections 3.1-3.8 and 5.2-5.3.
+//! Derived here: the closed forms below are transcribed from those functions (the ring degree,
+//! layout, strided decomposition, FC and element-wise layers), and the depthwise and grouped plans
+//! are the project's own layouts, held equal to the executed plans by the tests.
 //!
-//! Accumulation strategies (background.md 8.3; `Conv::accum`, `Conv::group_layout`). Every plan
+//! Accumulation strategies (derived here: the project's per-layer choice of how channels are
+//! accumulated, README "StriaBlock and StriaNet"; `Conv::accum`, `Conv::group_layout`). Every plan
 //! below keeps SCI_HE's layout (channel `c` in ciphertext `c / cn`, row `(c mod cn) / hc`, block
 //! `c mod hc`, the client materialising the padding), its internal rotations (one per input
 //! ciphertext and tap with a non-zero step from the sub-filter's top-left position), its products
@@ -29,12 +32,13 @@
 //!   are all zero are not multiplied, partial sums without a live mask are neither switched,
 //!   rotated nor added, a pair member without a live partial sum is not row-swapped, and the column
 //!   fold runs only when a product from the second row is live.
-//! - `striped` (strided groups, background.md 5.3 slot-aligned / 8.3(b)): when `cn` divides G
+//! - `striped` (strided groups, derived here: slot-aligned channel mixing): when `cn` divides G
 //!   every live weight links channels at the same slot position, so output ciphertext j is
 //!   `sum over input ciphertexts k and taps of x_k(tap) (.) mask(j, k, tap)` with no external
 //!   rotation ([`striped_pairs`]); otherwise (G not a multiple of this sub-convolution's `cn`) the
 //!   strided `he-rotate` plan above, which counts exactly the rotations that remain.
-//! - `share-side` (8.3(c)): the partial sums of the `he-rotate` plan (SCI_HE's `convs`, or the
+//! - `share-side` (GALA's share-side rotate-and-sum, GALA (Zhang et al., NDSS 2021) Sec. III-A,
+//!   applied to convolutions): the partial sums of the `he-rotate` plan (SCI_HE's `convs`, or the
 //!   small-group plan's per-offset sums) are not rotated; each one that is not structurally zero is
 //!   masked and returned, and both parties align and add them on their plaintext shares (rotations
 //!   of share vectors: no HE work). Structurally zero partial sums (no live mask, e.g. offsets that
@@ -319,8 +323,8 @@ fn internal_per_ct(
     (t, rot, ks)
 }
 
-/// Counts of one dense non-strided SCI_HE convolution on a stored `h x w` image (background.md
-/// 3.4). Returns the counts and the layout.
+/// Counts of one dense non-strided SCI_HE convolution on a stored `h x w` image (EzPC
+/// `conv-field.cpp` `ConvField::non_strided_conv`). Returns the counts and the layout.
 pub fn dense_subconv(
     h: u64,
     w: u64,
@@ -383,7 +387,7 @@ fn dense_subconv_into(
 }
 
 /// Counts of one grouped non-strided convolution whose groups of `g` input and `g` output channels
-/// sit in consecutive blocks of one row (`g` divides `hc`), background.md 5.2-5.3. Output channel
+/// sit in consecutive blocks of one row (`g` divides `hc`); derived here. Output channel
 /// `o` only mixes inputs of its own group, i.e. in-row offsets `d` with `|d| < g`: `2g - 1` partial
 /// sums per ciphertext (`hc` when `g == hc`, where offsets already wrap mod g), each rotated by its
 /// offset except offset 0. Depthwise is `g = 1`: one partial sum, no external rotation.
@@ -443,7 +447,7 @@ fn small_group_external_ks(l: &SciLayout, g: u64, policy: KeyPolicy) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Accumulation strategies (module documentation; background.md 5.3, 8.3)
+// Accumulation strategies (module documentation; derived here)
 // ---------------------------------------------------------------------------------------------
 
 /// One sub-convolution's counts under some plan, with what [`subconv_mix`] needs: the key
@@ -458,7 +462,8 @@ pub struct SubCost {
 }
 
 /// Calls `f(lh, lw, r, col)` for every non-empty sub-convolution `(r, col)` of SCI_HE's strided
-/// decomposition (background.md 3.5) on its `lh x lw` stored sub-image, in
+/// decomposition (EzPC `conv-field.cpp` `ConvField::convolution`;
+/// Gazelle (Juvekar et al., USENIX Security 2018) Sec. 6.1) on its `lh x lw` stored sub-image, in
 /// `ConvField::convolution`'s order; the sub-filter is [`phase_taps`]`(c, r, col)`.
 fn for_each_subconv(
     input: Shape,
@@ -637,7 +642,7 @@ pub fn striped_pairs(inp_ct: u64, out_ct: u64, groups: u64, cn: u64) -> u64 {
         .sum()
 }
 
-/// The slot-aligned striped plan (background.md 5.3, 8.3(b)), G a multiple of `cn`. Per output
+/// The slot-aligned striped plan (derived here), G a multiple of `cn`. Per output
 /// ciphertext j: start from SCI_HE's zero ciphertext, add `x_k(tap) (.) mask(j, k, tap)` for every
 /// input ciphertext k with `k == j (mod G/cn)` and every tap (`x_k(tap)` the internally rotated
 /// input; the mask holds `W[j*cn + b, k*cn + b, tap]` in block b, zero where the window leaves the
@@ -662,9 +667,10 @@ fn striped_slot_aligned(
     }
 }
 
-/// SCI_HE's dense plan (background.md 3.3) restricted to the work that is not structurally zero
-/// when the weights follow a strided group structure (input channel i and output channel o linked
-/// iff `i == o (mod G)`; G = 1 is a dense layer). Counts per sub-convolution.
+/// SCI_HE's dense plan (EzPC `conv-field.cpp` `HE_conv_OP`, `HE_output_rotations`) restricted to
+/// the work that is not structurally zero when the weights follow a strided group structure (input
+/// channel i and output channel o linked iff `i == o (mod G)`; G = 1 is a dense layer). Counts per
+/// sub-convolution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StridedLivePlan {
     /// Live (partial sum, input ciphertext) pairs: masks that are not all zero, per tap.
@@ -866,7 +872,8 @@ fn live_he_rotate(
     }
 }
 
-/// The share-side plan on SCI_HE's partial sums (background.md 8.3(c)): the products of
+/// The share-side plan on SCI_HE's partial sums (GALA's share-side rotate-and-sum, GALA
+/// Sec. III-A, applied to convolutions): the products of
 /// [`live_he_rotate`], then every live partial sum goes through the return path unrotated. The
 /// client decrypts them; both parties rotate their share vectors by the plan's offsets (and swap
 /// rows) and add: plaintext work.
@@ -990,9 +997,9 @@ pub fn elementwise_level_mix(c: &OpCounts) -> LevelMix {
 }
 
 /// A convolution under SCI_HE: Gazelle's strided decomposition as `ConvField::convolution` does it
-/// (background.md 3.5), each non-empty sub-convolution counted on its own stored sub-image.
+/// (Gazelle Sec. 6.1), each non-empty sub-convolution counted on its own stored sub-image.
 /// Grouped convolutions: consecutive-block packing when the group size divides `hc` (depthwise
-/// included), otherwise `groups` independent dense convolutions (5.3). Other accumulation
+/// included), otherwise `groups` independent dense convolutions. Other accumulation
 /// strategies and the strided group layout: see the module documentation.
 pub fn conv(input: Shape, co: u32, c: &Conv, cfg: &CountConfig) -> Result<LayerCost, String> {
     let mut total = LayerCost::default();
@@ -1079,7 +1086,8 @@ pub fn conv_into_as(
     })
 }
 
-/// A fully connected layer `ni -> no` by the hybrid method of `fc-field.cpp` (background.md 3.6),
+/// A fully connected layer `ni -> no` by the hybrid method of `fc-field.cpp` (`FCField::configure`,
+/// `fc_online`; Gazelle Table 2),
 /// at ring degree `min(N_MAX, max(n_min, 2*next_pow2(ni)))`.
 pub fn fc(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String> {
     let n = N_MAX.min(cfg.ring_degree.max(2 * next_pow2(ni)));
