@@ -77,6 +77,34 @@ std::vector<uint64_t> random_vec(size_t len, uint64_t mod, std::mt19937_64 &rng)
 }
 
 // Parameter-set state kept alive for the whole run (keys are made once).
+// Decryption, transform_to_ntt_inplace of a coefficient-form plaintext at the level, and
+// seal::util's forward and inverse NTT of one polynomial over the level's primes: the same calls
+// under both frameworks, added in this order to the level's operations.
+void add_dec_and_ntt_ops(Level &L, const std::shared_ptr<SEALContext> &ctx, const std::shared_ptr<Evaluator> &ev,
+                         const std::shared_ptr<Decryptor> &dec, const std::shared_ptr<Ciphertext> &ct,
+                         const std::shared_ptr<Plaintext> &pt, parms_id_type pid, size_t N, size_t primes,
+                         std::mt19937_64 &rng)
+{
+    auto dpt = std::make_shared<Plaintext>();
+    L.ops.push_back({ "dec", {}, [=] { dec->decrypt(*ct, *dpt); }, {} });
+    auto tpt = std::make_shared<Plaintext>();
+    L.ops.push_back({ "ntt", [=] { *tpt = *pt; }, [=] { ev->transform_to_ntt_inplace(*tpt, pid); }, {} });
+    auto cd = ctx->get_context_data(pid);
+    auto poly = std::make_shared<std::vector<uint64_t>>(N * primes);
+    for (size_t j = 0; j < primes; ++j) {
+        auto r = random_vec(N, cd->parms().coeff_modulus()[j].value(), rng);
+        std::copy(r.begin(), r.end(), poly->begin() + j * N);
+    }
+    L.ops.push_back({ "ntt_fwd_util", {}, [=] {
+                         util::RNSIter it(poly->data(), N);
+                         util::ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
+                     }, {} });
+    L.ops.push_back({ "ntt_inv_util", {}, [=] {
+                         util::RNSIter it(poly->data(), N);
+                         util::inverse_ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
+                     }, {} });
+}
+
 struct Set {
     std::shared_ptr<SEALContext> ctx;
     std::shared_ptr<KeyGenerator> keygen;
@@ -212,30 +240,9 @@ void add_cheetah(std::vector<Level> &levels, std::vector<std::shared_ptr<Set>> &
         // Always at the first (2-prime) level.
         auto sct = std::make_shared<Serializable<Ciphertext>>(enc->encrypt_symmetric(*pt));
         L.ops.push_back({ "enc", {}, [=] { *sct = enc->encrypt_symmetric(*pt); }, {} });
-        // dec: hom_conv2d_ss.cc HomConv2DSS::decryptToTensor: Decryptor::decrypt (the client
-        // decrypts the server's results at the last level, 1 prime)
-        auto dpt = std::make_shared<Plaintext>();
-        L.ops.push_back({ "dec", {}, [=] { dec->decrypt(*ct, *dpt); }, {} });
-        // NTT: transform_to_ntt_inplace of a coefficient-form plaintext at this level
-        auto tpt = std::make_shared<Plaintext>();
-        L.ops.push_back({ "ntt", [=] { *tpt = *pt; }, [=] { ev->transform_to_ntt_inplace(*tpt, pid); }, {} });
-        // forward / inverse NTT of one polynomial over the level's primes (seal::util)
-        {
-            auto cd = ctx->get_context_data(pid);
-            auto poly = std::make_shared<std::vector<uint64_t>>(N * primes);
-            for (size_t j = 0; j < primes; ++j) {
-                auto r = random_vec(N, cd->parms().coeff_modulus()[j].value(), rng);
-                std::copy(r.begin(), r.end(), poly->begin() + j * N);
-            }
-            L.ops.push_back({ "ntt_fwd_util", {}, [=] {
-                                 util::RNSIter it(poly->data(), N);
-                                 util::ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
-                             }, {} });
-            L.ops.push_back({ "ntt_inv_util", {}, [=] {
-                                 util::RNSIter it(poly->data(), N);
-                                 util::inverse_ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
-                             }, {} });
-        }
+        // dec (hom_conv2d_ss.cc HomConv2DSS::decryptToTensor: Decryptor::decrypt; the client
+        // decrypts the server's results at the last level, 1 prime) and the NTTs
+        add_dec_and_ntt_ops(L, ctx, ev, dec, ct, pt, pid, N, primes, rng);
         // encode: gemini/cheetah/tensor_encoder.cc (plaintext from coefficients): resize the
         // plaintext to N and reduce the coefficients mod t into it (modulo_poly_coeffs).
         auto ept = std::make_shared<Plaintext>();
@@ -415,27 +422,8 @@ void add_sci(size_t N, std::vector<Level> &levels, std::vector<std::shared_ptr<S
         // always at the first level (3 primes), not seeded.
         auto ect = std::make_shared<Ciphertext>();
         L.ops.push_back({ "enc", {}, [=] { enc->encrypt(*pt, *ect); }, {} });
-        // dec: conv-field.cpp HE_decrypt: Decryptor::decrypt (at 1 prime in the runs)
-        auto dpt = std::make_shared<Plaintext>();
-        L.ops.push_back({ "dec", {}, [=] { dec->decrypt(*ct, *dpt); }, {} });
-        auto tpt = std::make_shared<Plaintext>();
-        L.ops.push_back({ "ntt", [=] { *tpt = *pt; }, [=] { ev->transform_to_ntt_inplace(*tpt, pid); }, {} });
-        {
-            auto cd = ctx->get_context_data(pid);
-            auto poly = std::make_shared<std::vector<uint64_t>>(N * primes);
-            for (size_t j = 0; j < primes; ++j) {
-                auto r = random_vec(N, cd->parms().coeff_modulus()[j].value(), rng);
-                std::copy(r.begin(), r.end(), poly->begin() + j * N);
-            }
-            L.ops.push_back({ "ntt_fwd_util", {}, [=] {
-                                 util::RNSIter it(poly->data(), N);
-                                 util::ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
-                             }, {} });
-            L.ops.push_back({ "ntt_inv_util", {}, [=] {
-                                 util::RNSIter it(poly->data(), N);
-                                 util::inverse_ntt_negacyclic_harvey(it, primes, cd->small_ntt_tables());
-                             }, {} });
-        }
+        // dec (conv-field.cpp HE_decrypt: Decryptor::decrypt, at 1 prime in the runs) and the NTTs
+        add_dec_and_ntt_ops(L, ctx, ev, dec, ct, pt, pid, N, primes, rng);
         // encode: conv-field.cpp HE_encrypt / HE_preprocess_filters_OP: BatchEncoder::encode of a
         // full slot vector (N slots)
         auto ept = std::make_shared<Plaintext>();
