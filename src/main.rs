@@ -54,6 +54,19 @@ impl Format {
     }
 }
 
+/// Where a table goes and in which format: shared by `cost`, `compare` and `measured`.
+#[derive(Args, Clone)]
+struct OutputArgs {
+    /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
+    /// table).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write to this file instead of standard output (atomically for a regular file;
+    /// devices and FIFOs are written in place).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
 /// Counting and pricing knobs shared by `cost` and `compare`.
 #[derive(Args, Clone)]
 struct Knobs {
@@ -142,14 +155,8 @@ struct CostArgs {
     /// Rows per layer or per layer kind.
     #[arg(long, value_enum, default_value_t = View::Layer)]
     by: View,
-    /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
-    /// table).
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Write to this file instead of standard output (atomically for a regular file;
-    /// devices and FIFOs are written in place).
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 // Arguments of `stria compare`.
@@ -166,14 +173,8 @@ struct CompareArgs {
     link: Vec<String>,
     #[command(flatten)]
     knobs: Knobs,
-    /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
-    /// table).
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Write to this file instead of standard output (atomically for a regular file;
-    /// devices and FIFOs are written in place).
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[cfg(feature = "he")]
@@ -316,13 +317,8 @@ struct MeasuredArgs {
     seal_profile: Option<PathBuf>,
     #[command(flatten)]
     knobs: Knobs,
-    /// Output format (default: from the extension of --output, `.csv` or `.json`; else a
-    /// table).
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Write to this file instead of standard output.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 // Arguments of `stria export`.

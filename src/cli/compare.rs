@@ -1,7 +1,7 @@
 //! `stria compare`: networks side by side over protocols and links, with speedups.
 
 use super::{emit, load, load_knobs, setting};
-use crate::{CompareArgs, Format};
+use crate::{CompareArgs, Format, OutputArgs};
 use anyhow::{Context, Result};
 use stria::cost::price::load_link;
 use stria::eval::evaluate;
@@ -13,8 +13,7 @@ pub(crate) fn run(a: CompareArgs) -> Result<()> {
         protocol,
         link,
         knobs,
-        format,
-        output,
+        out: OutputArgs { format, output },
     } = a;
     let nets = configs
         .iter()

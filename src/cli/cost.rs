@@ -1,7 +1,7 @@
 //! `stria cost`: count and price every layer of one network under one protocol and link.
 
 use super::{emit, load, load_knobs, setting};
-use crate::{CostArgs, Format};
+use crate::{CostArgs, Format, OutputArgs};
 use anyhow::{Context, Result};
 use stria::cost::price::load_link;
 use stria::eval::evaluate;
@@ -14,8 +14,7 @@ pub(crate) fn run(a: CostArgs) -> Result<()> {
         link,
         knobs,
         by,
-        format,
-        output,
+        out: OutputArgs { format, output },
     } = a;
     let net = load(&config)?;
     let loaded = load_knobs(&knobs)?;

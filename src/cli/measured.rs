@@ -1,7 +1,7 @@
 //! `stria measured`: real framework runs against the prediction; fitting and using the framework time model.
 
 use super::{emit, load, load_knobs, setting};
-use crate::{Format, MeasuredArgs};
+use crate::{Format, MeasuredArgs, OutputArgs};
 use anyhow::Result;
 use stria::cost::price::{load_link, load_profile};
 
@@ -14,8 +14,7 @@ pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
         fit_time,
         seal_profile,
         knobs,
-        format,
-        output,
+        out: OutputArgs { format, output },
     } = a;
     use stria::report::{measured, timing};
     let loaded = load_knobs(&knobs)?;
