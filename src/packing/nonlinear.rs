@@ -25,6 +25,11 @@
 //!
 //! Communication counts both directions; one-time setup (base OTs, VOLE/Ferret setup) is
 //! excluded, like the HE keys, as Cheetah Sec. 6.1 measures. Rounds use `ceil(log2 ...)`.
+//!
+//! Length (about 1,000 lines, half of it the rate tables and their sources): the rows of every
+//! protocol, where truncations go and the per-layer accounting stay together because each row is
+//! read by the one `layer_cost` that charges it; the code-exact models live in their own files
+//! ([`super::sci_field`], [`super::cheetah_nl`]).
 
 use super::Protocol;
 use crate::error::SpecError;
