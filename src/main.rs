@@ -31,6 +31,8 @@ struct Cli {
 enum ExportTarget {
     /// A self-contained PyTorch module (one class, standard torch.nn layers).
     Pytorch,
+    /// An ONNX graph (opset 17, pseudo-random weights) that `stria import` reads back.
+    Onnx,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -278,7 +280,8 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Write a network spec as trainable code: `--to pytorch` gives one torch.nn.Module class
-    /// (sparse kernels masked, strided groups permuted, paddings explicit).
+    /// (sparse kernels masked, strided groups permuted, paddings explicit); `--to onnx` an ONNX
+    /// graph that `stria import` reads back into the same layers and cost.
     Export {
         /// Network spec (JSON).
         config: PathBuf,
@@ -288,6 +291,19 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Read an ONNX model (weights may be absent: only the graph's shapes matter) and write it
+    /// as a network spec. `cost`, `compare`, `validate`, `plot` and `export` also take an
+    /// `.onnx` file directly.
+    Import {
+        /// ONNX model, e.g. exported with torch.onnx.export.
+        model: PathBuf,
+        /// Write the spec to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Network name in the spec (default: the file name without `.onnx`).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Write the built-in model zoo as JSON network specs.
     Zoo {
@@ -658,9 +674,39 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Export { config, to, output } => {
             let net = load(&config)?;
-            let text = match to {
-                ExportTarget::Pytorch => stria::export::to_pytorch(&net),
-            };
+            match to {
+                ExportTarget::Pytorch => emit(&stria::export::to_pytorch(&net), output.as_deref()),
+                ExportTarget::Onnx => {
+                    let bytes = stria::onnx::export::to_onnx(&net);
+                    match output {
+                        Some(path) => write_atomic(&path, &bytes)
+                            .with_context(|| format!("cannot write {}", path.display())),
+                        None => {
+                            use std::io::{IsTerminal, Write};
+                            let mut stdout = std::io::stdout().lock();
+                            if stdout.is_terminal() {
+                                anyhow::bail!(
+                                    "an ONNX model is binary: give --output FILE.onnx or redirect standard output"
+                                );
+                            }
+                            stdout
+                                .write_all(&bytes)
+                                .and_then(|_| stdout.flush())
+                                .context("cannot write to standard output")
+                        }
+                    }
+                }
+            }
+        }
+        Command::Import {
+            model,
+            output,
+            name,
+        } => {
+            let spec = stria::onnx::load_onnx(&model, name.as_deref())?;
+            // The spec must resolve: the import checks its shapes with stria's own inference.
+            let mut text = serde_json::to_string_pretty(&spec)?;
+            text.push('\n');
             emit(&text, output.as_deref())
         }
         Command::Zoo { output_dir } => {
