@@ -9,8 +9,13 @@ use prost::Message;
 use std::path::PathBuf;
 use stria::cost::price::Link;
 use stria::eval::{Setting, evaluate};
-use stria::net::{Network, Op, build, load_network, parse_spec};
-use stria::onnx::proto::ModelProto;
+use stria::net::spec::Padding;
+use stria::net::{Network, Op, Shape, build, load_network, parse_spec};
+use stria::onnx::import;
+use stria::onnx::proto::{
+    AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto,
+    TypeProto, TypeProtoTensor, ValueInfoProto,
+};
 use stria::packing::Protocol;
 
 fn root() -> PathBuf {
@@ -383,4 +388,238 @@ fn ceil_mode_pooling_and_concat_import_as_torchvision_computes_them() {
         .collect();
     assert_eq!(pools, [(111, 55), (55, 27), (27, 13)]);
     assert_eq!(net.layers.iter().filter(|l| l.op == Op::Concat).count(), 8);
+}
+
+/// A one-input model of `nodes` over a `1 x c x h x w` input `x`, with `inits` as initializers.
+fn synthetic(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, c: i64, hw: i64) -> Vec<u8> {
+    let info = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TypeProtoTensor {
+                elem_type: Some(1),
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            dim_value: Some(d),
+                            dim_param: None,
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    };
+    let last = nodes.last().unwrap().output[0].clone();
+    ModelProto {
+        ir_version: Some(8),
+        graph: Some(GraphProto {
+            node: nodes,
+            initializer: inits,
+            input: vec![info("x", &[1, c, hw, hw])],
+            output: vec![ValueInfoProto {
+                name: Some(last),
+                r#type: None,
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![format!("{name}_out")],
+        name: Some(name.into()),
+        op_type: Some(op.into()),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(7),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn str_attr(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(3),
+        s: Some(v.as_bytes().to_vec()),
+        ..Default::default()
+    }
+}
+
+fn weight(name: &str, dims: &[i64]) -> TensorProto {
+    // Graph-only: dims and a pointer to a data file that does not exist.
+    TensorProto {
+        dims: dims.to_vec(),
+        data_type: Some(1),
+        name: Some(name.into()),
+        data_location: Some(1),
+        ..Default::default()
+    }
+}
+
+fn floats(name: &str, v: &[f32]) -> TensorProto {
+    TensorProto {
+        dims: if v.len() == 1 {
+            vec![]
+        } else {
+            vec![v.len() as i64]
+        },
+        data_type: Some(1),
+        name: Some(name.into()),
+        float_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn conv_pads(auto_pad: &str) -> Padding {
+    let bytes = synthetic(
+        vec![node(
+            "Conv",
+            "c",
+            &["x", "w"],
+            vec![
+                str_attr("auto_pad", auto_pad),
+                ints_attr("strides", &[2, 2]),
+            ],
+        )],
+        vec![weight("w", &[8, 4, 4, 4])],
+        4,
+        9,
+    );
+    let spec = import(&bytes, "m.onnx", "m").unwrap();
+    let net = build(&spec, "m.onnx").unwrap();
+    let Op::Conv(c) = &net.layers[0].op else {
+        panic!("a conv")
+    };
+    assert_eq!(net.layers[0].output, Shape::new(8, 5, 5), "{auto_pad}");
+    c.pad
+}
+
+#[test]
+fn auto_pad_same_pads_as_onnx_defines() {
+    // 9 -> ceil(9 / 2) = 5 with a 4x4 kernel: (5 - 1) * 2 + 4 - 9 = 3 padded, the odd one at the
+    // end (SAME_UPPER) or at the start (SAME_LOWER).
+    let p = conv_pads("SAME_UPPER");
+    assert_eq!((p.top, p.bottom, p.left, p.right), (1, 2, 1, 2));
+    let p = conv_pads("SAME_LOWER");
+    assert_eq!((p.top, p.bottom, p.left, p.right), (2, 1, 2, 1));
+}
+
+fn import_error(nodes: Vec<NodeProto>, inits: Vec<TensorProto>) -> String {
+    let bytes = synthetic(nodes, inits, 4, 8);
+    import(&bytes, "m.onnx", "m").unwrap_err().to_string()
+}
+
+#[test]
+fn what_stria_cannot_price_is_an_error_naming_the_node() {
+    let e = import_error(
+        vec![node("Clip", "clip", &["x", "lo", "hi"], vec![])],
+        vec![floats("lo", &[0.0]), floats("hi", &[1.0])],
+    );
+    assert!(
+        e.contains("m.onnx: layer `clip`: Clip node: Clip to [0, 1]: stria prices ReLU (Clip to [0, inf)) and ReLU6 (Clip to [0, 6]) only"),
+        "{e}"
+    );
+    let e = import_error(
+        vec![
+            node("Relu", "r", &["x"], vec![]),
+            node("Mul", "se", &["x", "r_out"], vec![]),
+        ],
+        vec![],
+    );
+    assert!(
+        e.contains("layer `se`: Mul node: multiplies two computed tensors (as squeeze-excite and SiLU do); stria has no protocol for that product"),
+        "{e}"
+    );
+    let e = import_error(
+        vec![
+            node(
+                "Pad",
+                "p",
+                &["x", "pads"],
+                vec![str_attr("mode", "reflect")],
+            ),
+            node("Relu", "r", &["p_out"], vec![]),
+        ],
+        vec![TensorProto {
+            dims: vec![8],
+            data_type: Some(7),
+            name: Some("pads".into()),
+            int64_data: vec![0, 0, 1, 1, 0, 0, 1, 1],
+            ..Default::default()
+        }],
+    );
+    assert!(e.contains("layer `p`: Pad node: Pad mode reflect"), "{e}");
+    let e = import_error(
+        vec![node("Conv", "c", &["x", "w"], vec![])],
+        vec![weight("w", &[8, 3, 3, 3])],
+    );
+    assert!(
+        e.contains("layer `c`: Conv node: group = 1 with a weight of 3 input channels per group does not fit an input of 4 channels"),
+        "{e}"
+    );
+    // A constant an import must read but whose values are in a missing external file.
+    let e = import_error(
+        vec![node("Reshape", "flat", &["x", "shape"], vec![])],
+        vec![TensorProto {
+            dims: vec![2],
+            data_type: Some(7),
+            name: Some("shape".into()),
+            data_location: Some(1),
+            ..Default::default()
+        }],
+    );
+    assert!(
+        e.contains(
+            "layer `flat`: Reshape node: the values of `shape` are kept in the external data file"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_pad_node_folds_into_the_pool_that_reads_it() {
+    let bytes = synthetic(
+        vec![
+            node("Pad", "p", &["x", "pads"], vec![]),
+            node(
+                "AveragePool",
+                "avg",
+                &["p_out"],
+                vec![
+                    ints_attr("kernel_shape", &[3, 3]),
+                    ints_attr("strides", &[1, 1]),
+                ],
+            ),
+        ],
+        vec![TensorProto {
+            dims: vec![8],
+            data_type: Some(7),
+            name: Some("pads".into()),
+            int64_data: vec![0, 0, 0, 1, 0, 0, 2, 0],
+            ..Default::default()
+        }],
+        4,
+        8,
+    );
+    let net = build(&import(&bytes, "m.onnx", "m").unwrap(), "m.onnx").unwrap();
+    assert_eq!(net.layers.len(), 1);
+    let Op::AvgPool(p) = &net.layers[0].op else {
+        panic!("an average pool")
+    };
+    assert_eq!(
+        (p.pad.top, p.pad.bottom, p.pad.left, p.pad.right),
+        (0, 2, 1, 0)
+    );
+    assert_eq!(net.layers[0].output, Shape::new(4, 8, 7));
 }

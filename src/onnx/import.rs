@@ -155,8 +155,8 @@ struct Importer<'a> {
     used_names: HashSet<String>,
     input_name: String,
     input: Shape,
-    /// Nodes read so far (names an unnamed node in errors).
-    nodes_seen: usize,
+    /// The index of the node being read (names an unnamed node).
+    node_index: usize,
 }
 
 fn nm(s: &str) -> Option<String> {
@@ -418,13 +418,13 @@ impl<'a> Importer<'a> {
             used_names: HashSet::new(),
             input_name,
             input: shape,
-            nodes_seen: 0,
+            node_index: 0,
         })
     }
 
     fn run(mut self, g: &'a GraphProto, name: &str) -> Result<NetworkSpec, SpecError> {
         for (i, node) in g.node.iter().enumerate() {
-            self.nodes_seen = i;
+            self.node_index = i;
             self.node(node)?;
         }
         let [output] = g.output.as_slice() else {
@@ -533,7 +533,7 @@ impl<'a> Importer<'a> {
         let name = node.name.as_deref().filter(|n| !n.is_empty());
         SpecError::layer(
             self.file,
-            name.map_or_else(|| format!("{op} node #{}", self.nodes_seen), str::to_string),
+            name.map_or_else(|| format!("{op} node #{}", self.node_index), str::to_string),
             format!("{op} node: {}", msg.into()),
         )
     }
@@ -609,7 +609,7 @@ impl<'a> Importer<'a> {
         shape: Shape,
         rank: u8,
     ) {
-        let name = self.unique(base_name(node, op, self.nodes_seen));
+        let name = self.unique(base_name(node, op, self.node_index));
         let input = self.input_ref(src);
         self.layers.push(make(nm(&name), input));
         self.names.push(name);
@@ -807,8 +807,7 @@ impl<'a> Importer<'a> {
             "Relu" => self.plain(node, op, Node::Relu)?,
             "Clip" => {
                 let bound = |i: usize, attr_name: &str| -> Result<Option<f64>, SpecError> {
-                    if let Some(n) = node.input.get(i).filter(|n| !n.is_empty()) {
-                        let _ = n;
+                    if node.input.get(i).is_some_and(|n| !n.is_empty()) {
                         let t = self.konst(node, op, i)?;
                         let v = values(&t).map_err(|m| self.err(node, op, m))?;
                         match v.as_slice() {
