@@ -623,3 +623,47 @@ fn a_pad_node_folds_into_the_pool_that_reads_it() {
     );
     assert_eq!(net.layers[0].output, Shape::new(4, 8, 7));
 }
+
+#[test]
+fn compare_plot_and_validate_take_an_onnx_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f).display().to_string();
+    let o = stria(&[
+        "compare",
+        "configs/models/resnet50.json",
+        "tests/fixtures/onnx/resnet50.onnx",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2);
+    // Same network name, same numbers; the second row's speedup over the first is 1.
+    assert_eq!(rows[0], rows[1]);
+    let o = stria(&[
+        "plot",
+        "layers",
+        "tests/fixtures/onnx/resnet18.onnx",
+        "--output",
+        &d("layers.svg"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read_to_string(d("layers.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    let o = stria(&[
+        "validate",
+        "tests/fixtures/onnx/small_ops.onnx",
+        "--layers",
+        "grouped",
+        "--insecure",
+        "--output",
+        &d("validate"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(d("validate/validate.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("grouped,")), "{csv}");
+}
