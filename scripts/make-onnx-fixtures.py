@@ -6,7 +6,8 @@ Needs (pip): torch==2.4.1 torchvision==0.19.1 onnx==1.16.2 "numpy<2"
 
     python3 scripts/make-onnx-fixtures.py [OUTDIR]        # default tests/fixtures/onnx
 
-For each model it writes OUTDIR/NAME.onnx: the graph exported at opset 17 with batch norms kept
+For each model it writes OUTDIR/NAME.onnx: the graph exported at opset 17 (and at the ends of
+the range, resnet18-opset13.onnx and mobilenet_v2-opset18.onnx) with batch norms kept
 as BatchNormalization nodes (training=PRESERVE on a model in eval mode; the default EVAL export
 folds them into the convolutions), then saved with every tensor of 1 KiB or more as external
 data whose file is deleted: a graph-only file, as users keep big models. The small constants an
@@ -92,13 +93,17 @@ def macs_and_layers(model, x):
     return total
 
 
-def export(model, x, path, whole):
+# The same models at the ends of the opset range torchvision's classifiers are exported at.
+OPSET_VARIANTS = [("resnet18", 13), ("mobilenet_v2", 18)]
+
+
+def export(model, x, path, whole, opset=17):
     tmp = path + ".full"
     torch.onnx.export(
         model,
         x,
         tmp,
-        opset_version=17,
+        opset_version=opset,
         training=torch.onnx.TrainingMode.PRESERVE,
         input_names=["input"],
         output_names=["logits"],
@@ -142,6 +147,10 @@ def main():
             "conv_bias_params": counted["conv_bias"],
         }
         export(model, x, os.path.join(out, name + ".onnx"), whole=False)
+        for variant, opset in OPSET_VARIANTS:
+            if variant == name:
+                path = os.path.join(out, "%s-opset%d.onnx" % (name, opset))
+                export(model, x, path, whole=False, opset=opset)
         print(name, expected[name], flush=True)
     small = SmallOps().eval()
     xs = torch.randn(1, 3, 32, 32)

@@ -669,3 +669,25 @@ fn compare_plot_and_validate_take_an_onnx_file() {
     let csv = std::fs::read_to_string(d("validate/validate.csv")).unwrap();
     assert!(csv.lines().any(|l| l.starts_with("grouped,")), "{csv}");
 }
+
+#[test]
+fn opsets_13_and_18_import_like_opset_17() {
+    // Opset 13 writes Clip bounds and Pad widths as inputs as 17 does; 18 also takes ReduceMean's
+    // axes as an input. The same models at either end give the same networks.
+    for (name, variant) in [
+        ("resnet18", "resnet18-opset13"),
+        ("mobilenet_v2", "mobilenet_v2-opset18"),
+    ] {
+        let a = stria::onnx::load_onnx(&fixture(name), Some("m")).unwrap();
+        let b = stria::onnx::load_onnx(&fixture(variant), Some("m")).unwrap();
+        assert_eq!(a, b, "{variant}");
+        let bytes = std::fs::read(fixture(variant)).unwrap();
+        let m = ModelProto::decode(bytes.as_slice()).unwrap();
+        let opset = m
+            .opset_import
+            .iter()
+            .find(|o| o.domain.as_deref().unwrap_or("").is_empty());
+        let want = if variant.ends_with("13") { 13 } else { 18 };
+        assert_eq!(opset.and_then(|o| o.version), Some(want), "{variant}");
+    }
+}
