@@ -13,6 +13,7 @@ pub mod export;
 pub mod he;
 pub mod io;
 pub mod net;
+pub mod onnx;
 pub mod packing;
 pub mod plot;
 pub mod report;

@@ -27,6 +27,8 @@ struct Cli {
 enum ExportTarget {
     /// A self-contained PyTorch module (one class, standard torch.nn layers).
     Pytorch,
+    /// An ONNX graph (opset 17, pseudo-random weights) that `stria import` reads back.
+    Onnx,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -133,8 +135,13 @@ enum Command {
     /// seconds, relative errors and their MAPE.
     Measured(MeasuredArgs),
     /// Write a network spec as trainable code: `--to pytorch` gives one torch.nn.Module class
-    /// (sparse kernels masked, strided groups permuted, paddings explicit).
+    /// (sparse kernels masked, strided groups permuted, paddings explicit); `--to onnx` an ONNX
+    /// graph that `stria import` reads back into the same layers and cost.
     Export(ExportArgs),
+    /// Read an ONNX model (weights may be absent: only the graph's shapes matter) and write it
+    /// as a network spec. `cost`, `compare`, `validate`, `plot` and `export` also take an
+    /// `.onnx` file directly.
+    Import(ImportArgs),
     /// Write the built-in model zoo as JSON network specs.
     Zoo(ZooArgs),
 }
@@ -334,6 +341,19 @@ struct ExportArgs {
     output: Option<PathBuf>,
 }
 
+// Arguments of `stria import`.
+#[derive(Args)]
+struct ImportArgs {
+    /// ONNX model, e.g. exported with torch.onnx.export.
+    model: PathBuf,
+    /// Write the spec to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Network name in the spec (default: the file name without `.onnx`).
+    #[arg(long)]
+    name: Option<String>,
+}
+
 // Arguments of `stria zoo`.
 #[derive(Args)]
 struct ZooArgs {
@@ -394,6 +414,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Plot(args) => stria::plot::run(&args),
         Command::Measured(a) => cli::measured::run(a),
         Command::Export(a) => cli::export::run(a),
+        Command::Import(a) => cli::import::run(a),
         Command::Zoo(a) => cli::zoo::run(a),
     }
 }

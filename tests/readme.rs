@@ -1,6 +1,6 @@
 //! The README's command examples are executed, so they cannot drift from the binary: every
 //! `$ stria ...` line of a fenced block (and the quick start's `cargo run --release -- ...`) runs
-//! through `sh` in a scratch directory where `configs/` and `results/` are the repository's
+//! through `sh` in a scratch directory where `configs/`, `results/` and `tests/` are the repository's
 //! (read only: no example may write into them) and `/tmp/` is a temporary directory. Each must
 //! succeed, unless the README shows an `error:` line after it, which must then be the error;
 //! the `wrote`, `results in`, `merged` and `warning:` lines it shows must be printed.
@@ -79,6 +79,7 @@ fn every_readme_command_runs() {
     let tmp = tempfile::tempdir().unwrap();
     link(&root().join("configs"), &work.path().join("configs"));
     link(&root().join("results"), &work.path().join("results"));
+    link(&root().join("tests"), &work.path().join("tests"));
     let bin = Path::new(env!("CARGO_BIN_EXE_stria")).parent().unwrap();
     let path = format!(
         "{}:{}",
@@ -91,7 +92,9 @@ fn every_readme_command_runs() {
         for w in words.windows(2) {
             if ["-o", "--output", "--output-dir"].contains(&w[0]) || w[0] == ">" {
                 assert!(
-                    !w[1].starts_with("configs/") && !w[1].starts_with("results/"),
+                    !w[1].starts_with("configs/")
+                        && !w[1].starts_with("results/")
+                        && !w[1].starts_with("tests/"),
                     "README line {}: an example writes into the repository: {}",
                     ex.line,
                     ex.command

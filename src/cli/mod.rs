@@ -9,6 +9,7 @@ pub(crate) mod compare;
 pub(crate) mod compare_fronts;
 pub(crate) mod cost;
 pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod measured;
 pub(crate) mod merge;
 pub(crate) mod search;

@@ -281,8 +281,12 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
     })
 }
 
-/// Parses and resolves a network file in one step.
+/// Parses and resolves a network file in one step; an `.onnx` file is imported
+/// ([`crate::onnx::import`]).
 pub fn load_network(path: &std::path::Path) -> Result<Network, SpecError> {
+    if crate::onnx::is_onnx(path) {
+        return crate::onnx::load_onnx_network(path);
+    }
     let spec = super::parse::load_spec(path)?;
     build(&spec, &path.display().to_string())
 }
@@ -291,7 +295,13 @@ fn checked_u32(v: u64, what: &str) -> Result<u32, String> {
     u32::try_from(v).map_err(|_| format!("{what} {v} is too large"))
 }
 
-fn window_out(len: u32, pad: (u32, u32), k: u32, s: u32, axis: &str) -> Result<u32, String> {
+pub(crate) fn window_out(
+    len: u32,
+    pad: (u32, u32),
+    k: u32,
+    s: u32,
+    axis: &str,
+) -> Result<u32, String> {
     let padded = len as u64 + pad.0 as u64 + pad.1 as u64;
     if padded > MAX_SIDE as u64 {
         return Err(format!(
