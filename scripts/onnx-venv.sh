@@ -6,6 +6,10 @@
 #     export STRIA_PYTHON=$(bash scripts/onnx-venv.sh)   # default directory target/onnx-venv
 set -euo pipefail
 dir=${1:-target/onnx-venv}
+if ! command -v python3 >/dev/null 2>&1; then
+  # A machine without Python: Debian's (the export tests also run python3 -m py_compile).
+  apt-get update >&2 && apt-get install -y python3 python3-venv >&2
+fi
 if ! "$dir/bin/python" -c "import onnx, onnxruntime" >/dev/null 2>&1; then
   if ! python3 -m venv "$dir" >&2; then
     # Debian splits venv (and ensurepip) into its own package.
