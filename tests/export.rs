@@ -2,12 +2,11 @@
 //! networks match committed golden files (regenerate with `stria export CONFIG --to pytorch -o
 //! tests/golden/NAME.py` after a deliberate change of the generator).
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod support;
+use support::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use assert_cmd::Command;
+use std::path::Path;
 
 fn export(config: &Path) -> String {
     let out = Command::cargo_bin("stria")

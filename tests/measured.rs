@@ -1,15 +1,14 @@
 //! `stria measured` on the committed OpenCheetah runs (`results/measured/`): the logs parse, and
 //! where stria's model is exact to the code the prediction equals the measured traffic.
 
+mod support;
+use support::root;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use stria::eval::Setting;
 use stria::net::load_network;
 use stria::report::measured::{compare, default_spec, predict, protocol_of, read_run};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn run_dir(name: &str) -> PathBuf {
     root().join("results/measured").join(name)
@@ -280,12 +279,7 @@ fn logged_convolutions_are_the_specs() {
 }
 
 fn stria_in_root(args: &[&str]) -> String {
-    let out = Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap();
+    let out = support::stria(args);
     assert!(
         out.status.success(),
         "stria {args:?}: {}",

@@ -2,7 +2,9 @@
 //! into the same layers (paths, kinds, shapes, wiring, sparse taps, group layouts, accumulation
 //! strategies, unfolded batch norms) and the same cost.
 
-use assert_cmd::Command;
+mod support;
+use support::{root, stria};
+
 use std::path::PathBuf;
 use stria::cost::price::Link;
 use stria::eval::{Setting, evaluate};
@@ -10,10 +12,6 @@ use stria::net::{build, load_network};
 use stria::onnx::export::to_onnx;
 use stria::onnx::import;
 use stria::packing::Protocol;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn shipped() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("configs/models"))
@@ -58,15 +56,6 @@ fn sparse_and_strided_layers_survive_the_round_trip() {
     assert!(kinds.iter().any(|k| k == "shuffle"));
     let spec = import(&to_onnx(&net), "rt.onnx", &net.name).unwrap();
     assert_eq!(build(&spec, "rt.onnx").unwrap(), net);
-}
-
-fn stria(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! exactly like configs/models/resnet50.json, and what stria cannot price is an error naming the
 //! node.
 
-use assert_cmd::Command;
+mod support;
+use support::{root, stria};
+
 use prost::Message;
 use std::path::PathBuf;
 use stria::cost::price::Link;
@@ -17,10 +19,6 @@ use stria::onnx::proto::{
     TypeProto, TypeProtoTensor, ValueInfoProto,
 };
 use stria::packing::Protocol;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn fixture(name: &str) -> PathBuf {
     root()
@@ -225,15 +223,6 @@ fn resnet50_costs_exactly_like_the_shipped_spec() {
 fn resnet18_and_mobilenet_v2_cost_exactly_like_the_shipped_specs() {
     costs_exactly_like("resnet18", "resnet18.json");
     costs_exactly_like("mobilenet_v2", "mobilenetv2.json");
-}
-
-fn stria(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -4,13 +4,11 @@
 //! `scripts/onnx-venv.sh`), else `python3`; without those packages the test fails and says how to
 //! get them.
 
-use std::path::PathBuf;
+mod support;
+use support::root;
+
 use stria::net::{Op, load_network};
 use stria::onnx::export::to_onnx;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 const CHECK: &str = r#"
 import sys

@@ -5,11 +5,10 @@
 //! succeed, unless the README shows an `error:` line after it, which must then be the error;
 //! the `wrote`, `results in`, `merged` and `warning:` lines it shows must be printed.
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
 
 struct Example {
     line: usize,

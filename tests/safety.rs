@@ -4,15 +4,14 @@
 //! directories, the format picked from the extension, one spelling per option, and the
 //! consumer index of a network.
 
+mod support;
+use support::root;
+
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn model(name: &str) -> String {
     root()
