@@ -32,8 +32,12 @@
 //!
 //! Shapes are then inferred by stria itself ([`crate::net::build`] on the spec) and held against
 //! every shape the file states (`value_info`, graph outputs): a disagreement is an error.
+//!
+//! Files: attribute and constant reading and the window padding arithmetic in `attrs.rs`, constant
+//! folding in `fold.rs`. This file (about 1,100 lines) keeps the importer and its one match over
+//! operators together, so that each row of the table above reads next to the code that does it.
 
-use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, data_type};
+use super::proto::{GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::error::SpecError;
 use crate::net::graph::window_out;
 use crate::net::spec::{
@@ -45,6 +49,11 @@ use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
+
+mod attrs;
+mod fold;
+
+use attrs::*;
 
 /// Largest ONNX file stria reads: protobuf's own limit of 2 GiB.
 pub const MAX_ONNX_BYTES: u64 = 2 << 30;
@@ -157,194 +166,6 @@ struct Importer<'a> {
     input: Shape,
     /// The index of the node being read (names an unnamed node).
     node_index: usize,
-}
-
-fn nm(s: &str) -> Option<String> {
-    Some(s.to_string())
-}
-
-/// A layer name from an ONNX node name: `/layer1/layer1.0/conv1/Conv` gives `layer1.0.conv1`
-/// (scopes that the next one repeats are dropped, and the trailing op type).
-fn base_name(node: &NodeProto, op: &str, index: usize) -> String {
-    let raw = node.name.as_deref().unwrap_or("");
-    let parts: Vec<&str> = raw.split('/').filter(|p| !p.is_empty()).collect();
-    let mut keep: Vec<&str> = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let repeated = parts
-            .get(i + 1)
-            .is_some_and(|next| next.starts_with(&format!("{p}.")));
-        let last_op = i + 1 == parts.len() && parts.len() > 1 && p.starts_with(op);
-        if !repeated && !last_op {
-            keep.push(p);
-        }
-    }
-    let s = keep.join(".");
-    if s.is_empty() || s == "input" {
-        format!("{}{index}", op.to_ascii_lowercase())
-    } else {
-        s
-    }
-}
-
-fn attr<'n>(node: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
-    node.attribute
-        .iter()
-        .find(|a| a.name.as_deref() == Some(name))
-}
-
-/// A `stria.*` entry of a node's `metadata_props` (written by `stria export --to onnx`).
-fn meta<'n>(node: &'n NodeProto, key: &str) -> Option<&'n str> {
-    node.metadata_props
-        .iter()
-        .find(|e| e.key.as_deref() == Some(key))
-        .and_then(|e| e.value.as_deref())
-}
-
-fn attr_int(node: &NodeProto, name: &str) -> Option<i64> {
-    attr(node, name).and_then(|a| a.i)
-}
-
-fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
-    attr(node, name).map(|a| a.ints.clone())
-}
-
-fn attr_str(node: &NodeProto, name: &str) -> Option<String> {
-    attr(node, name)
-        .and_then(|a| a.s.as_ref())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-}
-
-/// The numbers a constant holds, or why they cannot be read.
-fn values(t: &TensorProto) -> Result<Vec<f64>, String> {
-    let name = t.name.as_deref().unwrap_or("");
-    if t.data_location == Some(1) || !t.external_data.is_empty() {
-        let loc = t
-            .external_data
-            .iter()
-            .find(|e| e.key.as_deref() == Some("location"))
-            .and_then(|e| e.value.clone())
-            .unwrap_or_default();
-        return Err(format!(
-            "the values of `{name}` are kept in the external data file `{loc}`, which stria does \
-             not read (re-export with the small constants inside the graph)"
-        ));
-    }
-    let raw = t.raw_data.as_deref().unwrap_or(&[]);
-    let dt = t.data_type.unwrap_or(0);
-    let out: Vec<f64> = match dt {
-        data_type::FLOAT if !raw.is_empty() => raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-            .collect(),
-        data_type::FLOAT => t.float_data.iter().map(|&v| v as f64).collect(),
-        data_type::DOUBLE if !raw.is_empty() => raw
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .collect(),
-        data_type::DOUBLE => t.double_data.clone(),
-        data_type::INT64 if !raw.is_empty() => raw
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64)
-            .collect(),
-        data_type::INT64 => t.int64_data.iter().map(|&v| v as f64).collect(),
-        data_type::INT32 if !raw.is_empty() => raw
-            .chunks_exact(4)
-            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-            .collect(),
-        data_type::INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
-        other => {
-            return Err(format!(
-                "`{name}` has element type {other}; stria reads float, double, int32 and int64 constants"
-            ));
-        }
-    };
-    let n: i64 = t.dims.iter().product();
-    if out.len() as i64 != n {
-        return Err(format!(
-            "`{name}` has dims {:?} but holds {} values",
-            t.dims,
-            out.len()
-        ));
-    }
-    Ok(out)
-}
-
-fn to_u32(v: i64, what: &str) -> Result<u32, String> {
-    u32::try_from(v).map_err(|_| format!("{what} {v} is not a non-negative 32-bit integer"))
-}
-
-/// Two spatial values from an ONNX list attribute (default `d` when absent).
-fn pair_attr(node: &NodeProto, name: &str, d: u32) -> Result<(u32, u32), String> {
-    match attr_ints(node, name) {
-        None => Ok((d, d)),
-        Some(v) if v.len() == 2 => Ok((to_u32(v[0], name)?, to_u32(v[1], name)?)),
-        Some(v) => Err(format!(
-            "{name} = {v:?}: stria reads 2-D (height, width) windows only"
-        )),
-    }
-}
-
-/// `pads` ([top, left, bottom, right]) or `auto_pad` for a window of effective size `k` and
-/// stride `s` on an `x` input.
-fn window_pads(
-    node: &NodeProto,
-    x: Shape,
-    k: (u32, u32),
-    s: (u32, u32),
-) -> Result<Padding, String> {
-    let auto = attr_str(node, "auto_pad").unwrap_or_else(|| "NOTSET".into());
-    match auto.as_str() {
-        "NOTSET" => match attr_ints(node, "pads") {
-            None => Ok(Padding::default()),
-            Some(p) if p.len() == 4 => Ok(Padding {
-                top: to_u32(p[0], "pads")?,
-                left: to_u32(p[1], "pads")?,
-                bottom: to_u32(p[2], "pads")?,
-                right: to_u32(p[3], "pads")?,
-            }),
-            Some(p) => Err(format!(
-                "pads = {p:?}: stria reads 2-D windows ([top, left, bottom, right])"
-            )),
-        },
-        "VALID" => Ok(Padding::default()),
-        "SAME_UPPER" | "SAME_LOWER" => {
-            let total = |len: u32, k: u32, s: u32| {
-                let out = len.div_ceil(s);
-                ((out - 1) * s + k).saturating_sub(len)
-            };
-            let (th, tw) = (total(x.h, k.0, s.0), total(x.w, k.1, s.1));
-            let upper = auto == "SAME_UPPER";
-            let split = |t: u32| {
-                if upper {
-                    (t / 2, t - t / 2)
-                } else {
-                    (t - t / 2, t / 2)
-                }
-            };
-            let ((top, bottom), (left, right)) = (split(th), split(tw));
-            Ok(Padding {
-                top,
-                bottom,
-                left,
-                right,
-            })
-        }
-        other => Err(format!(
-            "auto_pad = {other}: expected NOTSET, VALID, SAME_UPPER or SAME_LOWER"
-        )),
-    }
-}
-
-fn add_pad(a: Padding, b: Option<Padding>) -> Padding {
-    match b {
-        None => a,
-        Some(b) => Padding {
-            top: a.top + b.top,
-            bottom: a.bottom + b.bottom,
-            left: a.left + b.left,
-            right: a.right + b.right,
-        },
-    }
 }
 
 impl<'a> Importer<'a> {
@@ -1214,146 +1035,6 @@ impl<'a> Importer<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Computes a node whose inputs are all constants (exporters build `Pad` widths that way:
-    /// `ConstantOfShape`, `Concat`, `Reshape`, `Slice`, `Transpose`, `Cast`).
-    fn fold(&self, node: &NodeProto, op: &str) -> Result<TensorProto, String> {
-        let k = |i: usize| -> Result<(Vec<i64>, Vec<f64>), String> {
-            let name = node
-                .input
-                .get(i)
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| format!("input {i} is missing"))?;
-            match self.vals.get(name.as_str()) {
-                Some(Val::Const(t)) => Ok((t.dims.clone(), values(t)?)),
-                _ => Err(format!("input {i} is not a constant")),
-            }
-        };
-        let ints = |v: &[f64]| v.iter().map(|&x| x as i64).collect::<Vec<i64>>();
-        let (dims, data) = match op {
-            "ConstantOfShape" => {
-                let (_, shape) = k(0)?;
-                let fill = match attr(node, "value").and_then(|a| a.t.as_ref()) {
-                    Some(t) => *values(t)?.first().ok_or("an empty `value`")?,
-                    None => 0.0,
-                };
-                let dims = ints(&shape);
-                let n: i64 = dims.iter().product();
-                (dims, vec![fill; n.max(0) as usize])
-            }
-            "Concat" => {
-                let mut data = Vec::new();
-                for i in 0..node.input.len() {
-                    let (d, v) = k(i)?;
-                    if d.len() != 1 {
-                        return Err("stria folds a Concat of 1-D constants only".into());
-                    }
-                    data.extend(v);
-                }
-                (vec![data.len() as i64], data)
-            }
-            "Reshape" => {
-                let (d, v) = k(0)?;
-                let mut shape = ints(&k(1)?.1);
-                for (i, s) in shape.iter_mut().enumerate() {
-                    if *s == 0 {
-                        *s = *d.get(i).ok_or("a 0 in the shape past the input's rank")?;
-                    }
-                }
-                let known: i64 = shape.iter().filter(|&&s| s != -1).product();
-                if let Some(s) = shape.iter_mut().find(|s| **s == -1) {
-                    *s = if known == 0 {
-                        0
-                    } else {
-                        v.len() as i64 / known
-                    };
-                }
-                if shape.iter().product::<i64>() != v.len() as i64 {
-                    return Err(format!("cannot reshape {} values to {shape:?}", v.len()));
-                }
-                (shape, v)
-            }
-            "Slice" => {
-                let (d, v) = k(0)?;
-                let (starts, ends) = (ints(&k(1)?.1), ints(&k(2)?.1));
-                let axes = if node.input.get(3).is_some_and(|n| !n.is_empty()) {
-                    ints(&k(3)?.1)
-                } else {
-                    vec![0]
-                };
-                let steps = if node.input.get(4).is_some_and(|n| !n.is_empty()) {
-                    ints(&k(4)?.1)
-                } else {
-                    vec![1]
-                };
-                if d.is_empty()
-                    || starts.len() != 1
-                    || ends.len() != 1
-                    || axes != [0]
-                    || steps.len() != 1
-                    || steps[0] == 0
-                {
-                    return Err("stria folds a Slice of constants along axis 0 only".into());
-                }
-                let (n, step) = (d[0], steps[0]);
-                let row: usize = d[1..].iter().product::<i64>() as usize;
-                let norm = |x: i64| if x < 0 { x.saturating_add(n) } else { x };
-                let (mut i, end) = if step > 0 {
-                    (norm(starts[0]).clamp(0, n), norm(ends[0]).clamp(0, n))
-                } else {
-                    (
-                        norm(starts[0]).clamp(-1, n - 1),
-                        norm(ends[0]).clamp(-1, n - 1),
-                    )
-                };
-                let mut data = Vec::new();
-                let mut rows = 0;
-                while (step > 0 && i < end) || (step < 0 && i > end) {
-                    data.extend_from_slice(&v[i as usize * row..(i as usize + 1) * row]);
-                    rows += 1;
-                    i += step;
-                }
-                let mut dims = d.clone();
-                dims[0] = rows;
-                (dims, data)
-            }
-            "Transpose" => {
-                let (d, v) = k(0)?;
-                let perm = attr_ints(node, "perm").unwrap_or_else(|| vec![1, 0]);
-                if d.len() != 2 || perm != [1, 0] {
-                    return Err("stria folds the transpose of a 2-D constant only".into());
-                }
-                let (r, c) = (d[0] as usize, d[1] as usize);
-                let data = (0..c)
-                    .flat_map(|j| (0..r).map(move |i| (i, j)))
-                    .map(|(i, j)| v[i * c + j])
-                    .collect();
-                (vec![d[1], d[0]], data)
-            }
-            "Cast" => {
-                let (d, v) = k(0)?;
-                let to = attr_int(node, "to").unwrap_or(0) as i32;
-                let v = match to {
-                    data_type::FLOAT | data_type::DOUBLE => v,
-                    data_type::INT32 | data_type::INT64 => v.iter().map(|x| x.trunc()).collect(),
-                    other => {
-                        return Err(format!(
-                            "stria folds casts to float and integers, not to type {other}"
-                        ));
-                    }
-                };
-                (d, v)
-            }
-            _ => unreachable!("FOLDED lists the folded ops"),
-        };
-        Ok(TensorProto {
-            dims,
-            data_type: Some(data_type::DOUBLE),
-            name: node.output.first().cloned(),
-            double_data: data,
-            ..Default::default()
-        })
     }
 
     fn plain(
