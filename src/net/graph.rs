@@ -282,7 +282,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
 }
 
 /// Parses and resolves a network file in one step; an `.onnx` file is imported
-/// ([`crate::onnx::import`]).
+/// ([`mod@crate::onnx::import`]).
 pub fn load_network(path: &std::path::Path) -> Result<Network, SpecError> {
     if crate::onnx::is_onnx(path) {
         return crate::onnx::load_onnx_network(path);

@@ -17,11 +17,11 @@
 //! - every derandomised call (`send_ot_cm_cc`, `send_ot_cam_cc`, `send_ot_rm_cc`,
 //!   `send_ot_rm_rc`): a 16-byte hash seed from the sender (`send_block(&s, 1)`);
 //! - `send_ot_cm_cc<T>(data, n, l)` (1-of-2, `l`-bit messages): per batch of `ot_bsize = 8`
-//!   OTs, `ceil(2*b*l / (8*sizeof T))` words of `T` ([`ot2`]);
+//!   OTs, `ceil(2*b*l / (8*sizeof T))` words of `T` (`Run::ot2`);
 //! - `send_ot_cam_cc` (`send_cot`: additive correlation, `l`-bit): per batch of 8,
-//!   `ceil(b*l/64)` 64-bit words ([`cot_add`]);
+//!   `ceil(b*l/64)` 64-bit words (`Run::cot_add`);
 //! - `send_ot_cm_cc<T>(data, n, N, l)` (1-of-`N`): `n*log2(N)` chosen-choice COTs, then per
-//!   batch of 8, `ceil(b*N*l / (8*sizeof T))` words ([`kkot`]);
+//!   batch of 8, `ceil(b*N*l / (8*sizeof T))` words (`Run::kkot`);
 //! - `send_ot_cm_cc(block, block)` (128-bit messages): two blocks per OT;
 //! - `send_ot_rm_rc` (random OTs of the `_2ROT` bit triples): the seed only.
 //!
@@ -368,7 +368,7 @@ pub fn relu_approx_bits(l: u64, f: u64, truncates: bool) -> u64 {
 /// One thread's chunk of `n` elements of a protocol; `(ALICE, BOB)` of the thread.
 type Chunk<'a> = dyn Fn(&mut RunHandle, u64) + 'a;
 
-/// The protocol steps a chunk can run (keeps [`Run`] private).
+/// The protocol steps a chunk can run (keeps `Run` private).
 pub struct RunHandle<'a, 'b> {
     run: &'a mut Run<'b>,
 }

@@ -545,7 +545,7 @@ pub fn bn_direct_tile(h: u64, w: u64, n: u64) -> (u64, u64) {
 /// switched to q0, masked, its unused coefficients zeroed (`remove_unused_coeffs` keeps indices
 /// `0 .. used-1`, one zeroed run when the tile is not full) and truncated
 /// (`truncate_for_decryption`) as HomConv's outputs, under the conv plaintext modulus `2^l`.
-/// The operations follow HomConv's convention ([`finish`]).
+/// The operations follow HomConv's convention (`finish`).
 pub fn batchnorm_direct(
     c: u64,
     h: u64,

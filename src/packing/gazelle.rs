@@ -14,7 +14,7 @@
 //! Ciphertexts are `2 * N * 8` bytes each way (Gazelle's single 60-bit modulus at n = 2048,
 //! Table 6). Pow2 key switches (both `pow2` and `pow2-naf`: Gazelle's library is not SEAL, so no
 //! SEAL version's chaining rule applies) take each rotation step's NAF weight on the n-slot cycle.
-//! Additions follow the papers ([`paper_adds`]): k - 1 for an accumulation of k products.
+//! Additions follow the papers (`paper_adds`): k - 1 for an accumulation of k products.
 //!
 //! Accumulation strategies (derived here: the project's per-layer choice of how channels are
 //! accumulated), counted in this packed layout:
@@ -405,7 +405,7 @@ pub fn fc_gala(ni: u64, no: u64, cfg: &CountConfig) -> Result<LayerCost, String>
 }
 
 /// Element-wise scale (unfolded batch norm): `ceil(len / N)` ciphertexts, one product each and
-/// nothing to accumulate ([`paper_adds`]: no addition).
+/// nothing to accumulate (`paper_adds`: no addition).
 pub fn elementwise(len: u64, cfg: &CountConfig) -> LayerCost {
     let n = cfg.ring_degree;
     let ct = ceil_div(len, n);

@@ -374,7 +374,7 @@ fn small_group_external_ks(l: &SciLayout, g: u64, policy: KeyPolicy) -> u64 {
 // Accumulation strategies (module documentation; derived here)
 // ---------------------------------------------------------------------------------------------
 
-/// One sub-convolution's counts under some plan, with what [`subconv_mix`] needs: the key
+/// One sub-convolution's counts under some plan, with what `subconv_mix` needs: the key
 /// switches of its external rotations and the number of ciphertexts it returns (each switched
 /// 2 -> 1 primes at the end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -573,7 +573,7 @@ fn subconv_mix(c: &OpCounts, ext_ks: u64, returned: u64) -> LevelMix {
     }
 }
 
-/// The operations of [`conv`] by level (see [`subconv_mix`]).
+/// The operations of [`conv`] by level (see `subconv_mix`).
 pub fn conv_level_mix(
     input: Shape,
     co: u32,
