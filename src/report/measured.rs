@@ -13,8 +13,10 @@
 //! count and a link, and sums its layers into the same kinds: convolutions' HE bytes into
 //! `Conv`, the FC's into `MatMul`, evaluated batch norms' into `BatchNorm`, truncation bits
 //! (before a product or fused after a ReLU) into `Truncation`, the rest of a ReLU's into `Relu`,
-//! pools and argmax into theirs. Times are the layers' predicted milliseconds, a ReLU's split
-//! between `Relu` and `Truncation` in proportion to their bytes.
+//! pools and argmax into theirs. Times are the layers' predicted milliseconds under stria's
+//! latency model, a ReLU's split between `Relu` and `Truncation` in proportion to their bytes;
+//! or, with a fitted time model, the frameworks' time ([`super::timing`]): each kind's SEAL time
+//! and units, collected here ([`KindPred::work`]), priced by the model.
 
 use super::timing::{KindWork, Observation, TimeModel, layer_elements, seal_calls, seal_us};
 use crate::cost::price::{CostProfile, primes_for};
