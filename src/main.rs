@@ -320,7 +320,7 @@ struct MeasuredArgs {
     #[arg(long, requires = "seal_profile")]
     fit_time: Option<PathBuf>,
     /// SEAL cost profile (from scripts/frameworks/seal-bench.sh) for --fit-time.
-    #[arg(long)]
+    #[arg(long, requires = "fit_time")]
     seal_profile: Option<PathBuf>,
     #[command(flatten)]
     knobs: Knobs,

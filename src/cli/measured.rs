@@ -2,7 +2,7 @@
 
 use super::{emit, load, load_knobs, setting};
 use crate::{Format, MeasuredArgs, OutputArgs};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use stria::cost::price::{load_link, load_profile};
 
 pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
@@ -34,8 +34,10 @@ pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     let mut obs = Vec::new();
+    let mut runs_cores = Vec::new();
     for dir in &dirs {
         let run = measured::read_run(dir)?;
+        runs_cores.push(run.cores);
         let protocol = measured::protocol_of(&run)?;
         let spec = match &spec {
             Some(p) => p.clone(),
@@ -73,11 +75,20 @@ pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
         )?);
     }
     if let (Some(out), Some(seal)) = (&fit_time, seal) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        // The cores of the machine the runs were on (machine.txt), which must be one kind.
+        let mut cores = runs_cores.iter().flatten().copied();
+        let first = cores.next();
+        anyhow::ensure!(
+            cores.all(|c| Some(c) == first),
+            "--fit-time: the runs were on machines with different core counts ({runs_cores:?})"
+        );
+        let cores = first
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
         let m = timing::fit("frameworks-time", cores, seal, &obs)
             .map_err(|e| anyhow::anyhow!("--fit-time: {e}"))?;
         let json = serde_json::to_string_pretty(&m)? + "\n";
-        stria::io::write_output(out, json.as_bytes())?;
+        stria::io::write_output(out, json.as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
         let text = timing::terms_table(&m);
         return emit(&text, output.as_deref());
     }

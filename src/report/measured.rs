@@ -49,6 +49,8 @@ pub struct Run {
     /// `cheetah` or `SCI_HE`, as the program names it.
     pub protocol: String,
     pub threads: u32,
+    /// `cores (online):` of the machine the run was on, when `machine.txt` says.
+    pub cores: Option<u32>,
     /// `lan`, `wan` or `loopback` (no shaping).
     pub link: String,
     pub complete: bool,
@@ -126,6 +128,7 @@ pub fn read_run(dir: &Path) -> Result<Run, SpecError> {
     let threads = need("threads (nt):")?
         .parse()
         .map_err(|_| SpecError::file(&file, "`threads (nt):` is not a number"))?;
+    let cores = field("cores (online):").and_then(|v| v.parse().ok());
     let link = field("link:").unwrap_or_else(|| "loopback".into());
     let complete = field("complete:").is_some_and(|v| v.starts_with("yes"));
     let server = read("server.log")?;
@@ -159,6 +162,7 @@ pub fn read_run(dir: &Path) -> Result<Run, SpecError> {
         net,
         protocol,
         threads,
+        cores,
         link,
         complete,
         server_bytes,
