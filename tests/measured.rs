@@ -333,7 +333,7 @@ fn time_model_refits_from_the_logs_and_predicts_resnet50() {
          scripts/reproduce.sh"
     );
     let resnet = committed_runs("resnet50-");
-    assert_eq!(resnet.len(), 3, "{resnet:?}");
+    assert_eq!(resnet.len(), 4, "{resnet:?}");
     let mut args = vec!["measured"];
     args.extend(resnet.iter().map(String::as_str));
     args.extend([
@@ -344,7 +344,7 @@ fn time_model_refits_from_the_logs_and_predicts_resnet50() {
     ]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stria_in_root(&args)).unwrap();
     let totals: Vec<_> = rows.iter().filter(|r| r["kind"] == "total").collect();
-    assert_eq!(totals.len(), 3);
+    assert_eq!(totals.len(), 4);
     for t in totals {
         let e = t["time_error_pct"].as_f64().unwrap();
         // Within the 15% target, but Cheetah on 2 threads (20%): its ResNet-50 ReLUs and
