@@ -77,6 +77,25 @@ std::vector<uint64_t> random_vec(size_t len, uint64_t mod, std::mt19937_64 &rng)
 }
 
 // Parameter-set state kept alive for the whole run (keys are made once).
+// The product as the framework calls it (`multiply_plain(ct, pt, out)`, coefficient form, NTTs
+// inside), the same product with both operands already in NTT form (point-wise only, for the
+// note), `add_inplace` and `add_plain`: the same calls under both frameworks, in this order.
+void add_product_ops(Level &L, const std::shared_ptr<Evaluator> &ev, const std::shared_ptr<Ciphertext> &ct,
+                     const std::shared_ptr<Plaintext> &pt, const std::shared_ptr<Plaintext> &pt2,
+                     const std::shared_ptr<Ciphertext> &ct2, const std::shared_ptr<Ciphertext> &out,
+                     const std::shared_ptr<Ciphertext> &out2, parms_id_type pid)
+{
+    L.ops.push_back({ "scmult", {}, [=] { ev->multiply_plain(*ct, *pt, *out); }, {} });
+    auto nct = std::make_shared<Ciphertext>(*ct);
+    ev->transform_to_ntt_inplace(*nct);
+    auto npt = std::make_shared<Plaintext>(*pt);
+    ev->transform_to_ntt_inplace(*npt, pid);
+    auto nout = std::make_shared<Ciphertext>();
+    L.ops.push_back({ "scmult_nttform", {}, [=] { ev->multiply_plain(*nct, *npt, *nout); }, {} });
+    L.ops.push_back({ "add", {}, [=] { ev->add_inplace(*out2, *ct2); }, {} });
+    L.ops.push_back({ "add_plain", {}, [=] { ev->add_plain(*ct, *pt2, *out); }, {} });
+}
+
 // Decryption, transform_to_ntt_inplace of a coefficient-form plaintext at the level, and
 // seal::util's forward and inverse NTT of one polynomial over the level's primes: the same calls
 // under both frameworks, added in this order to the level's operations.
@@ -216,20 +235,9 @@ void add_cheetah(std::vector<Level> &levels, std::vector<std::shared_ptr<Set>> &
         // ScMult: hom_conv2d_ss.cc HomConv2DSS::conv2DOneFilter: copy of the image ciphertext,
         // multiply_plain_inplace with the coefficient-form filter (NTTs inside SEAL's
         // multiply_plain), or multiply_plain(ct, pt, out) for the first channel.
-        L.ops.push_back({ "scmult", {}, [=] { ev->multiply_plain(*ct, *pt, *out); }, {} });
-        // The same product with both operands already in NTT form (point-wise only), for the note.
-        {
-            auto nct = std::make_shared<Ciphertext>(*ct);
-            ev->transform_to_ntt_inplace(*nct);
-            auto npt = std::make_shared<Plaintext>(*pt);
-            ev->transform_to_ntt_inplace(*npt, pid);
-            auto nout = std::make_shared<Ciphertext>();
-            L.ops.push_back({ "scmult_nttform", {}, [=] { ev->multiply_plain(*nct, *npt, *nout); }, {} });
-        }
-        // add: conv2DOneFilter add_inplace(out_buff[o], cpy_ct)
-        L.ops.push_back({ "add", {}, [=] { ev->add_inplace(*out2, *ct2); }, {} });
-        // add_plain: hom_conv2d_ss.cc HomConv2DSS::conv2DSS add_plain(img_share0, img_share1, image)
-        L.ops.push_back({ "add_plain", {}, [=] { ev->add_plain(*ct, *pt2, *out); }, {} });
+        // add: conv2DOneFilter add_inplace(out_buff[o], cpy_ct); add_plain: hom_conv2d_ss.cc
+        // HomConv2DSS::conv2DSS add_plain(img_share0, img_share1, image)
+        add_product_ops(L, ev, ct, pt, pt2, ct2, out, out2, pid);
         // mod switch: hom_conv2d_ss.cc truncate_for_decryption: mod_switch_to_inplace(ct, last)
         if (primes > 1) {
             auto tmp = std::make_shared<Ciphertext>();
@@ -399,19 +407,9 @@ void add_sci(size_t N, std::vector<Level> &levels, std::vector<std::shared_ptr<S
         // ScMult: conv-field.cpp HE_conv_OP multiply_plain(rotations, masks, tmp); fc-field.cpp
         // fc_online multiply_plain_inplace; elemwise-prod-field.cpp multiply_plain. Coefficient-form
         // ciphertext and batch-encoded plaintext: SEAL's multiply_plain does the NTTs inside.
-        L.ops.push_back({ "scmult", {}, [=] { ev->multiply_plain(*ct, *pt, *out); }, {} });
-        {
-            auto nct = std::make_shared<Ciphertext>(*ct);
-            ev->transform_to_ntt_inplace(*nct);
-            auto npt = std::make_shared<Plaintext>(*pt);
-            ev->transform_to_ntt_inplace(*npt, pid);
-            auto nout = std::make_shared<Ciphertext>();
-            L.ops.push_back({ "scmult_nttform", {}, [=] { ev->multiply_plain(*nct, *npt, *nout); }, {} });
-        }
-        // add: conv-field.cpp HE_conv_OP / HE_output_rotations add_inplace
-        L.ops.push_back({ "add", {}, [=] { ev->add_inplace(*out2, *ct2); }, {} });
-        // add_plain: not called in SCI_HE's linear layers; measured as add_plain(ct, pt, out)
-        L.ops.push_back({ "add_plain", {}, [=] { ev->add_plain(*ct, *pt2, *out); }, {} });
+        // add: conv-field.cpp HE_conv_OP / HE_output_rotations add_inplace; add_plain is not
+        // called in SCI_HE's linear layers and measured as add_plain(ct, pt, out)
+        add_product_ops(L, ev, ct, pt, pt2, ct2, out, out2, pid);
         // mod switch: conv-field.cpp HE_conv_OP / ConvField::non_strided_conv,
         // HE_preprocess_noise: mod_switch_to_next_inplace
         if (primes > 1) {
