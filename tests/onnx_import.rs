@@ -261,6 +261,32 @@ fn mutated(f: impl FnOnce(&mut ModelProto)) -> tempfile::TempDir {
     dir
 }
 
+/// The node of `m`'s graph named `name`.
+fn node_mut<'m>(m: &'m mut ModelProto, name: &str) -> &'m mut NodeProto {
+    m.graph
+        .as_mut()
+        .unwrap()
+        .node
+        .iter_mut()
+        .find(|n| n.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("the fixture has a node `{name}`"))
+}
+
+/// The dimensions a value info states.
+fn dims_mut(v: &mut ValueInfoProto) -> &mut Vec<Dimension> {
+    &mut v
+        .r#type
+        .as_mut()
+        .unwrap()
+        .tensor_type
+        .as_mut()
+        .unwrap()
+        .shape
+        .as_mut()
+        .unwrap()
+        .dim
+}
+
 fn import_err(dir: &tempfile::TempDir) -> String {
     let path = dir.path().join("m.onnx");
     let e = load_network(&path).unwrap_err().to_string();
@@ -277,18 +303,7 @@ fn a_stated_shape_that_disagrees_is_an_error() {
             .iter_mut()
             .find(|v| v.name.as_deref() == Some("/maxpool/MaxPool_output_0"))
             .expect("the fixture states the max pool's shape");
-        let dims = &mut vi
-            .r#type
-            .as_mut()
-            .unwrap()
-            .tensor_type
-            .as_mut()
-            .unwrap()
-            .shape
-            .as_mut()
-            .unwrap()
-            .dim;
-        dims[2].dim_value = Some(57);
+        dims_mut(vi)[2].dim_value = Some(57);
     });
     let e = import_err(&dir);
     assert!(
@@ -300,13 +315,7 @@ fn a_stated_shape_that_disagrees_is_an_error() {
 #[test]
 fn an_unsupported_operator_names_the_node_and_what_is_supported() {
     let dir = mutated(|m| {
-        let g = m.graph.as_mut().unwrap();
-        let n = g
-            .node
-            .iter_mut()
-            .find(|n| n.name.as_deref() == Some("/relu/Relu"))
-            .unwrap();
-        n.op_type = Some("Tanh".into());
+        node_mut(m, "/relu/Relu").op_type = Some("Tanh".into());
     });
     let e = import_err(&dir);
     assert!(
@@ -318,13 +327,7 @@ fn an_unsupported_operator_names_the_node_and_what_is_supported() {
 #[test]
 fn a_node_reading_an_unknown_tensor_is_an_error() {
     let dir = mutated(|m| {
-        let g = m.graph.as_mut().unwrap();
-        let n = g
-            .node
-            .iter_mut()
-            .find(|n| n.name.as_deref() == Some("/relu/Relu"))
-            .unwrap();
-        n.input[0] = "nowhere".into();
+        node_mut(m, "/relu/Relu").input[0] = "nowhere".into();
     });
     let e = import_err(&dir);
     assert!(e.contains("layer `/relu/Relu`: Relu node: reads `nowhere`, which is not the graph input, an initializer or the output of an earlier node"), "{e}");
@@ -334,17 +337,7 @@ fn a_node_reading_an_unknown_tensor_is_an_error() {
 fn a_symbolic_image_size_is_an_error() {
     let dir = mutated(|m| {
         let g = m.graph.as_mut().unwrap();
-        let d = &mut g.input[0]
-            .r#type
-            .as_mut()
-            .unwrap()
-            .tensor_type
-            .as_mut()
-            .unwrap()
-            .shape
-            .as_mut()
-            .unwrap()
-            .dim[2];
+        let d = &mut dims_mut(&mut g.input[0])[2];
         d.dim_value = None;
         d.dim_param = Some("height".into());
     });
