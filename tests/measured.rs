@@ -2,9 +2,8 @@
 //! where stria's model is exact to the code the prediction equals the measured traffic.
 
 mod support;
-use support::root;
+use support::{root, stria};
 
-use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use stria::eval::Setting;
 use stria::net::load_network;
@@ -126,12 +125,7 @@ fn cheetah_convolution_traffic_matches() {
 #[test]
 fn command_prints_the_table_and_csv() {
     let dir = run_dir("sqnet-SCI_HE-loopback-t1");
-    let out = Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(["measured", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = stria(&["measured", dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -140,23 +134,13 @@ fn command_prints_the_table_and_csv() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("sqnet-SCI_HE-loopback-t1  Relu"), "{text}");
     assert!(text.contains("MAPE over kinds: bytes"), "{text}");
-    let out = Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(["measured", dir.to_str().unwrap(), "--format", "csv"])
-        .output()
-        .unwrap();
+    let out = stria(&["measured", dir.to_str().unwrap(), "--format", "csv"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with(
         "run,kind,predicted_bytes,measured_bytes,bytes_error_pct,predicted_s,measured_s,time_error_pct"
     ));
     // A directory without logs is a clear error.
-    let out = Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .args(["measured", "configs"])
-        .output()
-        .unwrap();
+    let out = stria(&["measured", "configs"]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("machine.txt"), "{err}");
@@ -190,16 +174,11 @@ fn plot_measured_draws_every_run() {
     .iter()
     .map(|r| run_dir(r).display().to_string())
     .collect();
-    let out = Command::cargo_bin("stria")
-        .unwrap()
-        .current_dir(root())
-        .arg("plot")
-        .arg("measured")
-        .args(&runs)
-        .arg("-o")
-        .arg(&png)
-        .output()
-        .unwrap();
+    let png_s = png.display().to_string();
+    let mut args = vec!["plot", "measured"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend(["-o", &png_s]);
+    let out = stria(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -279,7 +258,7 @@ fn logged_convolutions_are_the_specs() {
 }
 
 fn stria_in_root(args: &[&str]) -> String {
-    let out = support::stria(args);
+    let out = stria(args);
     assert!(
         out.status.success(),
         "stria {args:?}: {}",

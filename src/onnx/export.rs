@@ -17,7 +17,7 @@ use super::proto::{
     TensorProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, attribute_type,
     data_type,
 };
-use crate::net::spec::GroupLayout;
+use crate::net::spec::{GroupLayout, Padding};
 use crate::net::{Network, Op};
 use prost::Message;
 
@@ -47,6 +47,24 @@ fn int(name: &str, v: i64) -> AttributeProto {
         i: Some(v),
         ..Default::default()
     }
+}
+
+/// A window's `kernel_shape`, `strides` and `pads` (ONNX order: top, left, bottom, right), as
+/// `Conv` and the pools take them.
+fn window_attrs(kernel: (u32, u32), stride: (u32, u32), pad: Padding) -> Vec<AttributeProto> {
+    vec![
+        ints("kernel_shape", &[kernel.0 as i64, kernel.1 as i64]),
+        ints("strides", &[stride.0 as i64, stride.1 as i64]),
+        ints(
+            "pads",
+            &[
+                pad.top as i64,
+                pad.left as i64,
+                pad.bottom as i64,
+                pad.right as i64,
+            ],
+        ),
+    ]
 }
 
 fn tensor_info(name: &str, dims: &[i64], elem: i32) -> ValueInfoProto {
@@ -241,20 +259,10 @@ pub fn to_onnx(net: &Network) -> Vec<u8> {
                     p,
                     vec![input, weight],
                     &conv_out,
-                    vec![
-                        ints("kernel_shape", &[c.kh as i64, c.kw as i64]),
-                        ints("strides", &[c.sh as i64, c.sw as i64]),
-                        ints(
-                            "pads",
-                            &[
-                                c.pad.top as i64,
-                                c.pad.left as i64,
-                                c.pad.bottom as i64,
-                                c.pad.right as i64,
-                            ],
-                        ),
-                        int("group", g as i64),
-                    ],
+                    window_attrs((c.kh, c.kw), (c.sh, c.sw), c.pad)
+                        .into_iter()
+                        .chain([int("group", g as i64)])
+                        .collect(),
                     meta,
                 );
                 if strided {
@@ -329,19 +337,7 @@ pub fn to_onnx(net: &Network) -> Vec<u8> {
             }
             Op::MaxPool(q) | Op::AvgPool(q) => {
                 let max = matches!(l.op, Op::MaxPool(_));
-                let mut attrs = vec![
-                    ints("kernel_shape", &[q.kh as i64, q.kw as i64]),
-                    ints("strides", &[q.sh as i64, q.sw as i64]),
-                    ints(
-                        "pads",
-                        &[
-                            q.pad.top as i64,
-                            q.pad.left as i64,
-                            q.pad.bottom as i64,
-                            q.pad.right as i64,
-                        ],
-                    ),
-                ];
+                let mut attrs = window_attrs((q.kh, q.kw), (q.sh, q.sw), q.pad);
                 if !max {
                     // stria divides by the whole window, padding included.
                     attrs.push(int("count_include_pad", 1));
