@@ -656,3 +656,44 @@ fn cheetah_traffic_matches_the_measured_runs() {
     );
     assert!(mib(old["Relu"]) > 2.0 * 61.3328);
 }
+
+/// A concatenation takes its operands at scale `f` (EzPC's Athos truncates every secret argument
+/// of an uninterpreted call such as `Concat2T444` first): an operand holding a convolution's
+/// unreduced products is truncated in place, unknown MSB, and charged to the concatenation; one
+/// a ReLU already reduced costs nothing. DenseNet-121's programs do this in every dense layer.
+#[test]
+fn concat_truncates_its_unreduced_operands() {
+    // 2x4x4: relu (reduced, 32) -> conv 3x3 -> 3 channels (unreduced, 48) -> concat with the
+    // relu's output: the conv's 48 elements are truncated, the ReLU's 32 are not.
+    let dense = r#"{"type": "relu", "name": "r"},
+        {"type": "conv", "name": "c", "out_channels": 3, "kernel": 3, "padding": 1},
+        {"type": "concat", "name": "cat", "input": "r", "from": "c"},
+        {"type": "batchnorm", "name": "bn", "fold": false}"#;
+    let n = net(dense, 2, 4, 4);
+    assert_eq!(
+        truncation_plan(&n),
+        vec![
+            Truncation::None,
+            Truncation::None,
+            Truncation::Operands(0, 48),
+            Truncation::None
+        ]
+    );
+    // The batch norm then reads a reduced tensor: no truncation before its product.
+    let p = paper();
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    // The paper's approximate truncation with unknown MSB: 13*37 = 481 bits, 8 rounds.
+    assert_eq!(got[2], c(0, 48, 48 * 481, 8));
+    assert_eq!(got[3], c(0, 0, 0, 0));
+
+    // Both operands unreduced: two truncations (the second operand's first), rounds in
+    // sequence; the output is reduced.
+    let both = r#"{"type": "conv", "name": "a", "out_channels": 2, "kernel": 1},
+        {"type": "conv", "name": "b", "input": "input", "out_channels": 1, "kernel": 1},
+        {"type": "concat", "name": "cat", "input": "a", "from": "b"}"#;
+    let n = net(both, 2, 4, 4);
+    assert_eq!(truncation_plan(&n)[2], Truncation::Operands(32, 16));
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    assert_eq!(got[2], c(0, 48, 48 * 481, 16));
+    assert!(!output_untruncated(&n));
+}

@@ -601,6 +601,11 @@ pub enum Truncation {
     /// known to be zero (SCI/OpenCheetah `Relu` with `doTruncation`). Counts the output's
     /// elements.
     AfterRelu(u64),
+    /// A concatenation truncates each operand that holds unreduced products, in place and with
+    /// its MSB unknown (SCI `ScaleDown`), before joining them: the elements of its first
+    /// operand (`src`) and of its second (`src2`), 0 for an operand already at scale `f`. The
+    /// second is truncated first, as the programs order the calls.
+    Operands(u64, u64),
 }
 
 /// Where the frameworks truncate, one entry per layer, in one pass over the network.
@@ -613,10 +618,14 @@ pub enum Truncation {
 /// (`ScaleDown`, unknown MSB, once per tensor: the code truncates in place, so later readers see
 /// the reduced tensor). Max-pooling, average pooling (a division by the window, not a
 /// rescaling), additions (the lower-scale addend is scaled up locally, for free), flatten,
-/// channel shuffles and folded batch norms keep their input's scale. A network output left at
-/// `2f` (the logits before argmax) is not truncated. In SCI's ResNet-50 this gives 49
-/// truncations before a batch norm and 49 after a ReLU; a plain convolution output is never
-/// truncated on its own.
+/// channel shuffles and folded batch norms keep their input's scale. A concatenation is one of
+/// the compiler's uninterpreted function calls (`Concat2T444`), which take every secret
+/// argument at scale `f`: each operand at `2f` is truncated first, in place
+/// (`IRBuilderCSF.visitUninterpFuncCall` in EzPC's `Athos/SeeDot/IR/IRBuilderCSF.py`;
+/// DenseNet-121's programs truncate each dense layer's 3x3 convolution output before it joins
+/// the concatenation). A network output left at `2f` (the logits before argmax) is not
+/// truncated. In SCI's ResNet-50 this gives 49 truncations before a batch norm and 49 after a
+/// ReLU; a plain convolution output is never truncated on its own.
 pub fn truncation_plan(net: &Network) -> Vec<Truncation> {
     scale_pass(net).0
 }
@@ -656,9 +665,25 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
                     };
                     (false, t)
                 }
-                // A sum or a concatenation: the lower-scale operand is scaled up locally.
-                Op::Add | Op::Concat => {
-                    (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None)
+                // A sum: the lower-scale addend is scaled up locally.
+                Op::Add => (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None),
+                // A concatenation: every operand at `2f` is truncated in place.
+                Op::Concat => {
+                    let first = if src { layer.input.elems() } else { 0 };
+                    let second = match layer.src2 {
+                        Some(s2) if wide[s2] => {
+                            wide[s2] = false;
+                            layer.output.elems() - layer.input.elems()
+                        }
+                        _ => 0,
+                    };
+                    wide[layer.src] = false;
+                    let t = if first + second > 0 {
+                        Truncation::Operands(first, second)
+                    } else {
+                        Truncation::None
+                    };
+                    (false, t)
                 }
                 Op::BatchNorm { folded: true }
                 | Op::MaxPool(_)
@@ -883,6 +908,19 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
     let (trunc, (tb, tr)) = match (before, t) {
         (Some(x), _) => x,
         (None, Truncation::AfterRelu(n)) => (n, m.trunc(n, true, p.f)),
+        (None, Truncation::Operands(first, second)) => {
+            // Two calls, the second operand's first; their rounds run one after the other.
+            let call = |n: u64| {
+                if n > 0 {
+                    m.trunc(n, false, p.f)
+                } else {
+                    (0, 0)
+                }
+            };
+            let (b2, r2) = call(second);
+            let (b1, r1) = call(first);
+            (first + second, (b1 + b2, r1 + r2))
+        }
         _ => (0, (0, 0)),
     };
     let cost = NlCost {
