@@ -44,6 +44,9 @@ new_bin="$root/target/release/stria"
 echo "building $rev ($commit)"
 mkdir -p "$tmp/src"
 git archive "$commit" | tar -x -C "$tmp/src"
+# tar gives the sources the commit's time, older than the artifacts copied below: without a fresh
+# time cargo would take the copied (working tree's) stria as up to date and build nothing.
+find "$tmp/src" -type f -exec touch {} +
 old_target=${STRIA_CHECK_TARGET:-$tmp/target}
 if [ ! -d "$old_target/release" ]; then
   mkdir -p "$old_target"
@@ -54,6 +57,10 @@ old_bin="$tmp/old-stria"
 cp "$old_target/release/stria" "$old_bin"
 cp "$new_bin" "$tmp/new-stria"
 new_bin="$tmp/new-stria"
+if cmp -s "$old_bin" "$new_bin" && ! git diff --quiet "$commit" -- src Cargo.toml Cargo.lock; then
+  echo "error: the two binaries are the same file although src/ differs: $rev was not rebuilt" >&2
+  exit 2
+fi
 
 # --- the commands --------------------------------------------------------------------------------
 # run SIDE NAME ARGS...: runs one binary in the repository root with stdout to SIDE/NAME.out.

@@ -434,6 +434,9 @@ fn held_out_time_errors_are_the_committed_table() {
     assert_eq!(got.len(), committed.len(), "{committed:?}");
     for ((run, e), (crun, ce)) in got.iter().zip(&committed) {
         assert_eq!(run, crun);
-        assert!((e - ce).abs() < 0.051, "{run}: {e:.2}% against the table's {ce}%");
+        assert!(
+            (e - ce).abs() < 0.051,
+            "{run}: {e:.2}% against the table's {ce}%"
+        );
     }
 }
