@@ -30,8 +30,9 @@
 #            bytes each party sent during the call (sum over threads of
 #            ioArr[i]->counter), empty if the call failed
 #   status   ok, or how the call failed: `throw:<what()>` for an uncaught
-#            exception, `crash:<function>` for a signal (the innermost frame of
-#            LinearOT, AuxProtocols or MathFunctions in the stack the probe prints),
+#            exception, `crash:<function>` for a SIGSEGV or SIGBUS (the innermost
+#            frame of LinearOT, AuxProtocols or MathFunctions in the stack; the runs
+#            of sig and mul go under gdb when it is installed),
 #            `timeout`, or `failed` for anything else
 set -euo pipefail
 
@@ -82,23 +83,33 @@ RUNS=(
   "mul-32-t1 1 32 mul:1000"
 )
 
-# failure FILE...: how a party failed, from its stderr.
+# failure NAME...: how a party failed, from its output and stderr (NAME.out,
+# NAME.err): an exception's what(), or the innermost LinearOT, AuxProtocols or
+# MathFunctions frame of the stack printed at a SIGSEGV or SIGBUS (by gdb, or by
+# the probe's own handler when run without gdb).
 failure() {
-  local f
+  local f fn
   for f in "$@"; do
-    if grep -q 'crash,SIG' "$f"; then
-      local fn
-      fn=$(c++filt < "$f" | grep -oE '\((LinearOT|AuxProtocols|MathFunctions)::[A-Za-z_0-9]+' | head -1 | tr -d '(')
-      echo "crash:${fn:-unknown}"
+    if grep -q "what():" "$f.err"; then
+      echo "throw:$(grep -m1 'what():' "$f.err" | sed 's/.*what(): *//' | tr -d ',')"
       return
     fi
-    if grep -q "what():" "$f"; then
-      echo "throw:$(grep -m1 'what():' "$f" | sed 's/.*what(): *//' | tr -d ',')"
+  done
+  for f in "$@"; do
+    if cat "$f.out" "$f.err" | grep -qE 'crash,SIG|received signal SIG(SEGV|BUS)'; then
+      fn=$(cat "$f.out" "$f.err" | c++filt | grep -oE '(LinearOT|AuxProtocols|MathFunctions)::[A-Za-z_0-9]+' | head -1)
+      echo "crash:${fn:-unknown}"
       return
     fi
   done
   echo "failed"
 }
+
+# A call that fails may overflow a thread's stack, where no handler of the
+# probe's can print it; such runs go under gdb, which prints the stack at the
+# signal (the traffic of a failed call is not measured).
+GDB=()
+if command -v gdb >/dev/null; then GDB=(gdb -q -batch -ex run -ex bt --args); fi
 
 echo "run,seq,op,n,threads,ell,args,server_bytes,client_bytes,status" > "$TMP"
 p=$PORT
@@ -107,11 +118,13 @@ for line in "${RUNS[@]}"; do
   dir=$WORK/$name
   mkdir -p "$dir/data"
   args=(p=$p nt=$threads ell=$ell k=12 ops=$ops check=0)
+  wrap=()
+  [[ $ops == sig:* || $ops == mul:* ]] && wrap=("${GDB[@]}")
   echo "[sci-probe] $name: nt=$threads ell=$ell port $p"
-  ( cd "$dir" && exec nice -n 19 timeout "$TIMEOUT" "$BIN" r=1 "${args[@]}" > server.out 2> server.err ) &
+  ( cd "$dir" && exec nice -n 19 timeout "$TIMEOUT" "${wrap[@]}" "$BIN" r=1 "${args[@]}" > server.out 2> server.err ) &
   spid=$!
   sleep 0.5
-  ( cd "$dir" && exec nice -n 19 timeout "$TIMEOUT" "$BIN" r=2 "${args[@]}" > client.out 2> client.err ) &
+  ( cd "$dir" && exec nice -n 19 timeout "$TIMEOUT" "${wrap[@]}" "$BIN" r=2 "${args[@]}" > client.out 2> client.err ) &
   cpid=$!
   # When one party ends, give the other 5 seconds, then stop it.
   wait -n "$spid" "$cpid" || true
@@ -122,7 +135,7 @@ for line in "${RUNS[@]}"; do
   src=0 crc=0
   wait "$spid" 2>/dev/null || src=$?
   wait "$cpid" 2>/dev/null || crc=$?
-  status=$(failure "$dir/server.err" "$dir/client.err")
+  status=$(failure "$dir/server" "$dir/client")
   if [[ $status == failed ]] && [[ $src == 124 || $crc == 124 ]]; then status=timeout; fi
   # One row per call the run was given: measured bytes if both parties printed
   # them, else the run's failure.

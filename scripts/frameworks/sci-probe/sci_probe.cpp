@@ -240,8 +240,17 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  std::signal(SIGSEGV, on_crash);
-  std::signal(SIGBUS, on_crash);
+  // On its own stack, so that a stack overflow is reported too.
+  static char alt_stack[1 << 16];
+  stack_t ss{};
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof(alt_stack);
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_crash;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGSEGV, &sa, nullptr);
+  sigaction(SIGBUS, &sa, nullptr);
   StartComputation();
 
   std::mt19937_64 gen(20261206);
