@@ -243,7 +243,8 @@ pub fn predict(
     s.nonlinear.cheetah_ferret = crate::packing::cheetah_nl::Refills::Replay;
     let s = &s;
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
-    let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear);
+    let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear)
+        .map_err(|e| SpecError::file(&net.name, e.to_string()))?;
     let mut out: BTreeMap<String, KindPred> = BTreeMap::new();
     // The unit of the non-linear kinds' fitted terms (`timing::unit_of`).
     let by_bytes = s.count.protocol == Protocol::Cryptflow2;
