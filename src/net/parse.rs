@@ -222,9 +222,10 @@ impl Ctx<'_> {
         let children: &[&str] = match ty.as_str() {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
-            "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "concat" | "flatten" | "argmax"
-            | "shuffle" | "basic" | "bottleneck" | "inverted_residual" | "stria_block" => &[],
+            "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "sigmoid"
+            | "maxpool" | "avgpool" | "global_avgpool" | "add" | "mul" | "concat" | "flatten"
+            | "argmax" | "shuffle" | "basic" | "bottleneck" | "inverted_residual"
+            | "stria_block" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,
