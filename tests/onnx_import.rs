@@ -282,6 +282,43 @@ fn efficientnet_b0_is_refused_by_every_costing_path_at_its_first_sigmoid() {
         assert!(err.contains(&file), "{args:?}: {err}");
         assert!(err.contains(&refusal(protocol)), "{args:?}: {err}");
     }
+    let o = stria(&[
+        "measured",
+        "results/measured/resnet50-SCI_HE-loopback-t1",
+        "--spec",
+        &file,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "measured");
+    assert!(
+        err.contains(&format!("error: {file}: {}", refusal("cryptflow2"))),
+        "measured: {err}"
+    );
+    // A search space whose stem has a sigmoid: the search stops at its first candidate.
+    let space = root().join("configs/search/strianet-cifar10.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(space).unwrap()).unwrap();
+    v["stem"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "sigmoid", "name": "gate"}));
+    std::fs::write(d("space.json"), v.to_string()).unwrap();
+    let o = stria(&[
+        "search",
+        &d("space.json"),
+        "--budget",
+        "4",
+        "--output",
+        &d("s"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "search");
+    assert!(
+        err.contains(
+            "stem: layer `gate`: a sigmoid cannot be costed under cryptflow2: SCI_HE has no sigmoid"
+        ),
+        "search: {err}"
+    );
     // A product of two computed tensors is refused the same way, naming it.
     let spec = parse_spec(
         r#"{"name": "m", "input": {"channels": 4, "height": 8, "width": 8},
