@@ -687,7 +687,7 @@ fn concat_truncates_its_unreduced_operands() {
     );
     // The batch norm then reads a reduced tensor: no truncation before its product.
     let p = paper();
-    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p).unwrap();
     // The paper's approximate truncation with unknown MSB: 13*37 = 481 bits, 8 rounds.
     assert_eq!(got[2], c(0, 48, 48 * 481, 8));
     assert_eq!(got[3], c(0, 0, 0, 0));
@@ -699,7 +699,7 @@ fn concat_truncates_its_unreduced_operands() {
         {"type": "concat", "name": "cat", "input": "a", "from": "b"}"#;
     let n = net(both, 2, 4, 4);
     assert_eq!(truncation_plan(&n)[2], Truncation::Operands(32, 16));
-    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p).unwrap();
     assert_eq!(got[2], c(0, 48, 48 * 481, 16));
     assert!(!output_untruncated(&n));
 }

@@ -595,17 +595,16 @@ pub enum Truncation {
     None,
     /// The layer's input holds unreduced products (scale `2f`) and the layer multiplies again
     /// (conv, fc, unfolded BN): the input is truncated first, its MSB unknown (SCI `ScaleDown`,
-    /// OpenCheetah's truncation of an arbitrary share). Counts the input's elements (for a `mul`,
-    /// those of each operand held at scale 2f).
+    /// OpenCheetah's truncation of an arbitrary share). Counts the input's elements.
     BeforeProduct(u64),
     /// A ReLU (or ReLU6) reads unreduced products and truncates its own output, whose MSB is
     /// known to be zero (SCI/OpenCheetah `Relu` with `doTruncation`). Counts the output's
     /// elements.
     AfterRelu(u64),
-    /// A concatenation truncates each operand that holds unreduced products, in place and with
-    /// its MSB unknown (SCI `ScaleDown`), before joining them: the elements of its first
-    /// operand (`src`) and of its second (`src2`), 0 for an operand already at scale `f`. The
-    /// second is truncated first, as the programs order the calls.
+    /// A concatenation (or a `mul`) truncates each operand that holds unreduced products, in
+    /// place and with its MSB unknown (SCI `ScaleDown`), before joining (multiplying) them: the
+    /// elements of its first operand (`src`) and of its second (`src2`), 0 for an operand
+    /// already at scale `f`. The second is truncated first, as the programs order the calls.
     Operands(u64, u64),
 }
 
@@ -687,17 +686,19 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
                     (false, t)
                 }
                 // A product of two shared tensors: each operand held at scale 2f is truncated
-                // first, as before any product; the output is at scale 2f.
+                // first, in place, as before any product; the output is at scale 2f.
                 Op::Mul => {
-                    let other = layer.src2.filter(|&s| s != layer.src && wide[s]);
-                    let n = if src { layer.input.elems() } else { 0 }
-                        + other.map_or(0, |s| net_shape_elems(net, s));
+                    let first = if src { layer.input.elems() } else { 0 };
+                    let second = match layer.src2 {
+                        Some(s2) if s2 != layer.src && wide[s2] => {
+                            wide[s2] = false;
+                            net_shape_elems(net, s2)
+                        }
+                        _ => 0,
+                    };
                     wide[layer.src] = false;
-                    if let Some(s) = other {
-                        wide[s] = false;
-                    }
-                    let t = if n > 0 {
-                        Truncation::BeforeProduct(n)
+                    let t = if first + second > 0 {
+                        Truncation::Operands(first, second)
                     } else {
                         Truncation::None
                     };
