@@ -117,7 +117,7 @@ impl std::error::Error for EvalError {}
 /// where the counts of a layer depend on the link, by design.
 pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError> {
     let costs = count_network(net, &s.count).map_err(EvalError::Count)?;
-    let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear);
+    let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear).map_err(EvalError::Count)?;
     net.layers
         .iter()
         .zip(costs)

@@ -17,6 +17,8 @@
 //! - `accum` (how HE aligns channel sums) does not change the function: it is not in the code.
 //! - Batch norms are `nn.BatchNorm2d` whether or not stria folds them (folding is an inference
 //!   rewrite); convolutions have no bias (the batch norm's shift plays that part), FC layers do.
+//! - `sigmoid` is `torch.sigmoid`; `mul` is `*` of two tensors (a Cx1x1 factor broadcasts over H
+//!   and W, as in squeeze-excite), so SiLU is a `sigmoid` and a `mul`.
 //! - `argmax` is the prediction the client learns: `forward` returns the logits before it.
 //!
 //! Parameter counts equal stria's `params` column for dense layers; a masked convolution holds
@@ -138,6 +140,9 @@ pub fn to_pytorch(net: &Network) -> String {
             Op::Relu6 => {
                 let _ = writeln!(fwd, "        {y} = F.relu6({x})");
             }
+            Op::Sigmoid => {
+                let _ = writeln!(fwd, "        {y} = torch.sigmoid({x})");
+            }
             Op::MaxPool(p) | Op::AvgPool(p) => {
                 let kind = if matches!(l.op, Op::MaxPool(_)) {
                     "MaxPool2d"
@@ -168,6 +173,11 @@ pub fn to_pytorch(net: &Network) -> String {
             Op::Concat => {
                 let b = t(l.src2.expect("a concat reads two tensors"));
                 let _ = writeln!(fwd, "        {y} = torch.cat([{x}, {b}], 1)");
+            }
+            Op::Mul => {
+                // A Cx1x1 factor broadcasts over H and W.
+                let b = t(l.src2.expect("a mul reads two tensors"));
+                let _ = writeln!(fwd, "        {y} = {x} * {b}");
             }
             Op::Flatten => {
                 let _ = writeln!(fwd, "        {y} = torch.flatten({x}, 1)");

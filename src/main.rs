@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use stria::explore::{Generator, Strategy};
 use stria::he::KeyPolicy;
-use stria::packing::coeff::{DepthwiseMode, Partition};
+use stria::packing::coeff::{BnProtocol, DepthwiseMode, Partition};
 use stria::packing::{Protocol, SciBuild};
 use stria::report::View;
 
@@ -91,6 +91,10 @@ struct Knobs {
     /// Cheetah depthwise layout: plain HomConv or HomBN-style channel stacking.
     #[arg(long, value_enum, default_value_t = DepthwiseMode::Homconv)]
     cheetah_depthwise: DepthwiseMode,
+    /// Cheetah batch norm (unfolded): the program's choice between coefficient encoding and the
+    /// CRT SIMD protocol.
+    #[arg(long, value_enum, default_value_t = BnProtocol::Fewer)]
+    cheetah_batchnorm: BnProtocol,
     /// Cheetah ciphertext moduli in bits, first prime first (default 60,49).
     #[arg(long, value_delimiter = ',')]
     cheetah_moduli: Option<Vec<u32>>,

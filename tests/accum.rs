@@ -570,8 +570,8 @@ fn shuffle_is_free() {
         ]),
     );
     for p in [Protocol::Cryptflow2, Protocol::Cheetah] {
-        let nl = stria::packing::nonlinear::network_nonlinear(&n, p, &params);
-        let base = stria::packing::nonlinear::network_nonlinear(&plain, p, &params);
+        let nl = stria::packing::nonlinear::network_nonlinear(&n, p, &params).unwrap();
+        let base = stria::packing::nonlinear::network_nonlinear(&plain, p, &params).unwrap();
         assert_eq!(nl[1], Default::default());
         assert_eq!(nl[4], Default::default());
         assert_eq!(nl[0], base[0], "{p}");

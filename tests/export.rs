@@ -96,3 +96,27 @@ fn unknown_target_is_a_clear_error() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("pytorch") && err.contains("onnx"), "{err}");
 }
+
+#[test]
+fn sigmoid_and_mul_export_as_torch_operations() {
+    // EfficientNet-B0 (imported): SiLU is `torch.sigmoid` and a product with its input,
+    // squeeze-excite a product with the Cx1x1 gate, which broadcasts over H and W.
+    let py = export(&root().join("tests/fixtures/onnx/efficientnet_b0.onnx"));
+    assert!(py.contains("        # features.0.2 (sigmoid)\n        t3 = torch.sigmoid(t2)\n"));
+    assert!(py.contains("        # features.0.2_2 (mul)\n        t4 = t2 * t3\n"));
+    assert_eq!(py.matches("torch.sigmoid(").count(), 65);
+    assert_eq!(py.matches(" * t").count(), 65);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("efficientnet_b0.py");
+    std::fs::write(&path, &py).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(&path)
+        .output()
+        .expect("python3 runs (the machine's CPython)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

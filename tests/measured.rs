@@ -96,6 +96,23 @@ fn sci_he_nonlinear_traffic_is_exact() {
     }
     let total = r.iter().find(|x| x.kind == "total").unwrap();
     assert!(total.bytes_error_pct.unwrap().abs() < 0.001);
+    // DenseNet-121 on 2 threads (its graph converted from the program by
+    // scripts/frameworks/program-spec.py; the concatenations truncate their convolution operand):
+    // every kind and the total.
+    let r = rows("densenet121-SCI_HE-loopback-t2");
+    for kind in [
+        "Relu",
+        "Maxpool",
+        "Truncation",
+        "Avgpool",
+        "ArgMax",
+        "total",
+    ] {
+        assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
+    }
+    for kind in ["Conv", "BatchNorm"] {
+        assert!(err(&r, kind).abs() < 0.05, "{kind}: {}", err(&r, kind));
+    }
 }
 
 #[test]
@@ -119,6 +136,30 @@ fn cheetah_convolution_traffic_matches() {
         "total",
     ] {
         assert!(err(&r, kind).abs() < 0.01, "{kind}: {}", err(&r, kind));
+    }
+    // DenseNet-121, both thread counts: its batch norms all take the CRT SIMD protocol (the
+    // program never tests for the coefficient-encoded one), its concatenations truncate.
+    for name in [
+        "densenet121-cheetah-loopback-t1",
+        "densenet121-cheetah-loopback-t2",
+    ] {
+        let r = rows(name);
+        for kind in [
+            "Conv",
+            "BatchNorm",
+            "Relu",
+            "Truncation",
+            "Maxpool",
+            "Avgpool",
+            "ArgMax",
+            "total",
+        ] {
+            assert!(
+                err(&r, kind).abs() < 0.05,
+                "{name} {kind}: {}",
+                err(&r, kind)
+            );
+        }
     }
 }
 
@@ -159,6 +200,14 @@ fn default_specs_name_the_graphs_the_programs_run() {
     assert_eq!(
         spec("resnet50-cheetah-loopback-t2"),
         Path::new("/r/configs/models/resnet50-cheetah.json")
+    );
+    assert_eq!(
+        spec("densenet121-SCI_HE-loopback-t2"),
+        Path::new("/r/configs/models/densenet121-cf2.json")
+    );
+    assert_eq!(
+        spec("densenet121-cheetah-loopback-t1"),
+        Path::new("/r/configs/models/densenet121-cheetah.json")
     );
 }
 
@@ -216,6 +265,8 @@ fn logged_convolutions_are_the_specs() {
         "sqnet-cheetah-loopback-t1",
         "resnet50-cheetah-loopback-t2",
         "resnet50-SCI_HE-loopback-t2",
+        "densenet121-cheetah-loopback-t2",
+        "densenet121-SCI_HE-loopback-t2",
     ] {
         let run = read_run(&run_dir(name)).unwrap();
         let log = std::fs::read_to_string(run_dir(name).join("server.log")).unwrap();

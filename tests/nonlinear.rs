@@ -147,7 +147,7 @@ fn tiny_network_cheetah() {
     let n = net(TINY, 3, 8, 8);
     assert!(matches!(n.layers[1].op, Op::BatchNorm { folded: true }));
     let p = paper();
-    let got = network_nonlinear(&n, Protocol::Cheetah, &p);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p).unwrap();
     // The paper's formulas: l = 37, f = 12; rounds: ReLU ceil(log2 37) + 2 = 8, approximate truncation 8, known-MSB 1.
     let want = vec![
         // The conv's products stay unreduced through the folded BN ...
@@ -186,7 +186,7 @@ fn tiny_network_cheetah() {
         cheetah_truncation: CheetahTruncation::Faithful,
         ..paper()
     };
-    let got = network_nonlinear(&n, Protocol::Cheetah, &pf);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &pf).unwrap();
     assert_eq!(got[2], c(256, 256, 256 * (546 + 16), 9));
     assert_eq!(got[5], c(0, 18, 18 * 724, 9));
 }
@@ -216,7 +216,7 @@ fn tiny_network_cryptflow2() {
         Protocol::GazelleOutput,
         Protocol::Gala,
     ] {
-        assert_eq!(network_nonlinear(&n, proto, &p), want, "{proto}");
+        assert_eq!(network_nonlinear(&n, proto, &p).unwrap(), want, "{proto}");
     }
     // 256 ReLUs on 4 threads: chunks of 64; each pads its OT extensions to 256.
     assert_eq!(chunks(256, 4).collect::<Vec<_>>(), vec![64; 4]);
@@ -238,7 +238,10 @@ fn tiny_network_cryptflow2() {
         // argmax: 4 comparisons, a tree of 3 levels of 10 rounds.
         c(0, 0, 4 * (8443 + 404), 30),
     ];
-    assert_eq!(network_nonlinear(&n, Protocol::Cryptflow2, &pb), want);
+    assert_eq!(
+        network_nonlinear(&n, Protocol::Cryptflow2, &pb).unwrap(),
+        want
+    );
 
     // OT-only ring backend, l = 37, m = 4: ReLU 4684 (ceil(log2 37) + 2 = 8 rounds),
     // truncation bound 7399 (9 rounds), MUX 404.
@@ -255,7 +258,10 @@ fn tiny_network_cryptflow2() {
         c(0, 18, 18 * 7399, 9),
         c(0, 0, 4 * (4684 + 404), 24), // tree: 3 levels of 8 rounds
     ];
-    assert_eq!(network_nonlinear(&n, Protocol::Cryptflow2, &pr), want);
+    assert_eq!(
+        network_nonlinear(&n, Protocol::Cryptflow2, &pr).unwrap(),
+        want
+    );
 }
 
 #[test]
@@ -275,7 +281,7 @@ fn relu6_unfolded_bn_and_average_pools() {
     let n = net(layers, 4, 4, 4);
     assert!(matches!(n.layers[5].op, Op::BatchNorm { folded: false }));
     let p = NonlinearParams::default();
-    let got = network_nonlinear(&n, Protocol::Cheetah, &paper());
+    let got = network_nonlinear(&n, Protocol::Cheetah, &paper()).unwrap();
     let want = vec![
         c(0, 0, 0, 0),
         c(0, 0, 0, 0),
@@ -301,13 +307,13 @@ fn relu6_unfolded_bn_and_average_pools() {
         cryptflow2_nonlinear: Cryptflow2Nonlinear::PaperBounds,
         ..NonlinearParams::default()
     };
-    let got = network_nonlinear(&n, Protocol::Cryptflow2, &pb);
+    let got = network_nonlinear(&n, Protocol::Cryptflow2, &pb).unwrap();
     assert_eq!(got[2], c(128, 64, 128 * 8443 + 64 * 15142, 10 + 16));
     assert_eq!(got[5], c(0, 64, 64 * 15142, 16));
     assert_eq!(got[7], c(0, 0, 16 * 10622, 14));
     assert_eq!(got[8], c(0, 0, 4 * 10622, 14));
     // SCI's code: average pools divide by d with the MSB unknown (a DReLU first).
-    let got = network_nonlinear(&n, Protocol::Cryptflow2, &p);
+    let got = network_nonlinear(&n, Protocol::Cryptflow2, &p).unwrap();
     let (b, r) = sci(16, 4, |k| field_div(k, 4, false, 37, 137352314881));
     assert_eq!(got[7], c(0, 0, b, r));
 }
@@ -322,7 +328,7 @@ fn truncation_read_by_relu_and_an_add() {
         {"type": "relu"},
         {"type": "add", "from": "x"}"#;
     let n = net(layers, 2, 2, 2);
-    let got = network_nonlinear(&n, Protocol::Cheetah, &paper());
+    let got = network_nonlinear(&n, Protocol::Cheetah, &paper()).unwrap();
     assert_eq!(got[0], c(0, 0, 0, 0));
     assert_eq!(got[1], c(8, 8, 8 * (546 + 16), 9));
     assert_eq!(got[2], c(0, 0, 0, 0));
@@ -339,14 +345,14 @@ fn truncation_read_by_relu_and_an_add() {
         cheetah_ferret: Refills::Replay,
         ..NonlinearParams::default()
     };
-    let got = network_nonlinear(&n, Protocol::Cheetah, &replay);
+    let got = network_nonlinear(&n, Protocol::Cheetah, &replay).unwrap();
     assert_eq!(got[1], c(8, 8, 8 * (relu + trunc), 6 + 2));
     // Amortised (the default): each call's COTs pay their share of an extension, rounded:
     // 559456/10001853 bytes per COT, here 128 + 32 + 8 (leaves, choice COTs and both triples'
     // random OTs on ALICE's pool) and 32 + 8 on BOB's, 8 + 8 for the truncation: 10 bytes.
     let share = |n: u64| (n * 559_456 + 10_001_853 / 2) / 10_001_853;
     let extra = share(128) + 2 * share(32) + 4 * share(8) + 2 * share(8);
-    let got = network_nonlinear(&n, Protocol::Cheetah, &NonlinearParams::default());
+    let got = network_nonlinear(&n, Protocol::Cheetah, &NonlinearParams::default()).unwrap();
     assert_eq!(got[1], c(8, 8, 8 * (relu + trunc + extra), 6 + 2));
     assert!(output_untruncated(&n));
     // A piece whose input arrives unreduced truncates it before its first product.
@@ -408,8 +414,8 @@ fn sqnet_sci_he_traffic_matches_the_measured_run() {
 fn resnet50_cf2() {
     let n = load_network(&root().join("configs/models/resnet50-cf2.json")).unwrap();
     let p = NonlinearParams::default();
-    let cf2 = network_nonlinear(&n, Protocol::Cryptflow2, &p);
-    let ch = network_nonlinear(&n, Protocol::Cheetah, &paper());
+    let cf2 = network_nonlinear(&n, Protocol::Cryptflow2, &p).unwrap();
+    let ch = network_nonlinear(&n, Protocol::Cheetah, &paper()).unwrap();
     assert_eq!(cf2.len(), n.layers.len());
 
     let relu_layers = cf2.iter().filter(|c| c.relu > 0).count();
@@ -518,7 +524,7 @@ fn sqnet_is_the_graph_opencheetah_runs() {
         threads: 1,
         ..NonlinearParams::default()
     };
-    let nl = network_nonlinear(&n, Protocol::Cryptflow2, &p);
+    let nl = network_nonlinear(&n, Protocol::Cryptflow2, &p).unwrap();
     let relu_bytes: u64 = n
         .layers
         .iter()
@@ -543,7 +549,7 @@ fn kinds(n: &Network, p: &NonlinearParams) -> std::collections::BTreeMap<&'stati
     for (layer, (c, tb)) in n
         .layers
         .iter()
-        .zip(network_nonlinear_split(n, Protocol::Cheetah, p))
+        .zip(network_nonlinear_split(n, Protocol::Cheetah, p).unwrap())
     {
         let (nl, t) = (c.bits / 8, tb / 8);
         *out.entry("Truncation").or_default() += t;
@@ -597,7 +603,7 @@ fn cheetah_traffic_matches_the_measured_runs() {
             "sqnet {kind}: {pred} vs {meas}"
         );
     }
-    let (_, st) = cheetah_code_run(&sq, &p1);
+    let (_, st) = cheetah_code_run(&sq, &p1).unwrap();
     assert_eq!(st.chosen_cots(0)[0], 138_571_184);
     assert_eq!(st.extensions(0), [17, 4]);
 
@@ -655,4 +661,45 @@ fn cheetah_traffic_matches_the_measured_runs() {
         },
     );
     assert!(mib(old["Relu"]) > 2.0 * 61.3328);
+}
+
+/// A concatenation takes its operands at scale `f` (EzPC's Athos truncates every secret argument
+/// of an uninterpreted call such as `Concat2T444` first): an operand holding a convolution's
+/// unreduced products is truncated in place, unknown MSB, and charged to the concatenation; one
+/// a ReLU already reduced costs nothing. DenseNet-121's programs do this in every dense layer.
+#[test]
+fn concat_truncates_its_unreduced_operands() {
+    // 2x4x4: relu (reduced, 32) -> conv 3x3 -> 3 channels (unreduced, 48) -> concat with the
+    // relu's output: the conv's 48 elements are truncated, the ReLU's 32 are not.
+    let dense = r#"{"type": "relu", "name": "r"},
+        {"type": "conv", "name": "c", "out_channels": 3, "kernel": 3, "padding": 1},
+        {"type": "concat", "name": "cat", "input": "r", "from": "c"},
+        {"type": "batchnorm", "name": "bn", "fold": false}"#;
+    let n = net(dense, 2, 4, 4);
+    assert_eq!(
+        truncation_plan(&n),
+        vec![
+            Truncation::None,
+            Truncation::None,
+            Truncation::Operands(0, 48),
+            Truncation::None
+        ]
+    );
+    // The batch norm then reads a reduced tensor: no truncation before its product.
+    let p = paper();
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p).unwrap();
+    // The paper's approximate truncation with unknown MSB: 13*37 = 481 bits, 8 rounds.
+    assert_eq!(got[2], c(0, 48, 48 * 481, 8));
+    assert_eq!(got[3], c(0, 0, 0, 0));
+
+    // Both operands unreduced: two truncations (the second operand's first), rounds in
+    // sequence; the output is reduced.
+    let both = r#"{"type": "conv", "name": "a", "out_channels": 2, "kernel": 1},
+        {"type": "conv", "name": "b", "input": "input", "out_channels": 1, "kernel": 1},
+        {"type": "concat", "name": "cat", "input": "a", "from": "b"}"#;
+    let n = net(both, 2, 4, 4);
+    assert_eq!(truncation_plan(&n)[2], Truncation::Operands(32, 16));
+    let got = network_nonlinear(&n, Protocol::Cheetah, &p).unwrap();
+    assert_eq!(got[2], c(0, 48, 48 * 481, 16));
+    assert!(!output_untruncated(&n));
 }

@@ -93,3 +93,39 @@ fn export_then_cost_of_the_onnx_file_prints_the_same_table() {
     let net = load_network(&root().join("configs/models/validate-small.json")).unwrap();
     assert_eq!(o.stdout, to_onnx(&net));
 }
+
+#[test]
+fn efficientnet_b0_round_trips_through_onnx_and_its_json_spec() {
+    // Sigmoids, SiLU products and squeeze-excite's per-channel products: the imported spec,
+    // written as JSON by `stria import` and read back, and exported to ONNX and imported again,
+    // is the same spec and the same network.
+    let fixture = root().join("tests/fixtures/onnx/efficientnet_b0.onnx");
+    let spec = stria::onnx::load_onnx(&fixture, None).unwrap();
+    let net = build(&spec, "e.onnx").unwrap();
+    let again = import(&to_onnx(&net), "rt.onnx", &net.name).unwrap();
+    assert!(again == spec);
+    assert!(build(&again, "rt.onnx").unwrap() == net);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("e.json");
+    let o = stria(&[
+        "import",
+        fixture.to_str().unwrap(),
+        "--output",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let parsed =
+        stria::net::parse_spec(&std::fs::read_to_string(&json).unwrap(), "e.json").unwrap();
+    assert!(parsed == spec);
+    let onnx = dir.path().join("e.onnx");
+    let o = stria(&[
+        "export",
+        json.to_str().unwrap(),
+        "--to",
+        "onnx",
+        "--output",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(load_network(&onnx).unwrap().layers == net.layers);
+}

@@ -33,15 +33,22 @@ fn exported_onnx_passes_the_checker_and_runs_in_onnx_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     let mut expected = Vec::new();
-    for name in [
+    // Six shipped networks, and EfficientNet-B0 as imported (sigmoids, SiLU products and
+    // squeeze-excite's per-channel products).
+    let sources = [
         "strianet-cifar10",
         "validate-small",
         "mobilenetv2-cifar10",
         "resnet18-cifar10",
         "sqnet",
         "strianet-tiny",
-    ] {
-        let net = load_network(&root().join(format!("configs/models/{name}.json"))).unwrap();
+    ]
+    .map(|name| format!("configs/models/{name}.json"))
+    .into_iter()
+    .chain(["tests/fixtures/onnx/efficientnet_b0.onnx".to_string()]);
+    for source in sources {
+        let net = load_network(&root().join(&source)).unwrap();
+        let name = net.name.clone();
         let path = dir.path().join(format!("{name}.onnx"));
         std::fs::write(&path, to_onnx(&net)).unwrap();
         // The output: the last layer's, [1, C] after an fc, flatten or argmax (ONNX's ArgMax
@@ -51,7 +58,13 @@ fn exported_onnx_passes_the_checker_and_runs_in_onnx_runtime() {
         let flat = net.layers.iter().rev().find(|l| {
             !matches!(
                 l.op,
-                Op::Relu | Op::Relu6 | Op::BatchNorm { .. } | Op::Add | Op::Shuffle { .. }
+                Op::Relu
+                    | Op::Relu6
+                    | Op::Sigmoid
+                    | Op::BatchNorm { .. }
+                    | Op::Add
+                    | Op::Mul
+                    | Op::Shuffle { .. }
             )
         });
         let dims = match flat.map(|l| &l.op) {

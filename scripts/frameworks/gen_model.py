@@ -10,7 +10,8 @@ order, as whitespace-separated integers in fixed point with K fractional bits.
 This script finds every tensor the program reads when party == SERVER, in the
 order it reads them, and writes that many random integers:
 
-  * 1-D tensors used as the multiplier of a batch normalisation: about 1.0;
+  * 1-D tensors used as the multiplier of a batch normalisation (evaluated,
+    or folded into a convolution by FusedBN): about 1.0;
   * other 1-D tensors (biases, batch-norm offsets): small, around 0;
   * everything else (convolution and fully connected weights): normal with
     He variance 2 / fan_in, fan_in = product of all but the last dimension.
@@ -30,6 +31,7 @@ import sys
 
 DECL = re.compile(r"uint64_t\s*\*\s*(tmp\d+)\s*=\s*make_array<uint64_t>\(([^;]*)\);")
 BN_CALL = re.compile(r"FusedBatchNorm\w*\(([^;]*)\);")
+FUSED_CALL = re.compile(r"\bFusedBN\(([^;]*)\);")
 
 
 def party_reads(main_body, party):
@@ -51,13 +53,20 @@ def party_reads(main_body, party):
 
 
 def batchnorm_multipliers(main_body):
-    """Names passed as a batch normalisation's multiplier (the first tensor
-    argument after the input): FusedBatchNorm*(s1..s4, in, mult, bias, ...)."""
+    """Names passed as a batch normalisation's multiplier: the first tensor
+    argument after the input of FusedBatchNorm*(s1..s4, in, mult, bias, ...),
+    and the one after the filter of FusedBN(..., in, filter, mult, bias, out),
+    which folds it into the filter (a multiplier near 0 would round a whole
+    filter to zero, which Cheetah's HomConv refuses)."""
     names = set()
     for call in BN_CALL.finditer(main_body):
         tensors = [a.strip() for a in call.group(1).split(",") if a.strip().startswith("tmp")]
         if len(tensors) >= 3:
             names.add(tensors[1])
+    for call in FUSED_CALL.finditer(main_body):
+        tensors = [a.strip() for a in call.group(1).split(",") if a.strip().startswith("tmp")]
+        if len(tensors) >= 5:
+            names.add(tensors[2])
     return names
 
 

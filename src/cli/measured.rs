@@ -59,6 +59,9 @@ pub(crate) fn run(a: MeasuredArgs) -> Result<()> {
         if let Some(p) = knobs.key_policy {
             s.count.key_policy = p;
         }
+        // A layer no protocol model prices is an error naming the spec file, as `cost` gives it.
+        stria::packing::nonlinear::check_priced(&net, s.count.protocol)
+            .with_context(|| spec.display().to_string())?;
         let predicted = measured::predict(&net, &s, seal.as_ref())?;
         if fit_time.is_some() {
             obs.push(measured::observation(&run, &predicted));

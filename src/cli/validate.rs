@@ -50,6 +50,10 @@ fn validate(
     let loaded = load_knobs(knobs)?;
     let link = Link::preset("lan").expect("preset");
     let s = setting(protocol, link, knobs, &loaded)?;
+    // The network must be one the protocol prices, as `cost` requires: a layer without a model
+    // (`pricing`) is an error naming it, whichever layers run.
+    stria::packing::nonlinear::check_priced(&net, protocol)
+        .with_context(|| config.display().to_string())?;
     let layers = select_layers(&net, pattern);
     anyhow::ensure!(
         !layers.is_empty(),

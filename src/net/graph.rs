@@ -81,6 +81,9 @@ pub enum Op {
     },
     Relu,
     Relu6,
+    /// The logistic function, element by element (no protocol prices it yet:
+    /// [`crate::packing::nonlinear::pricing`]).
+    Sigmoid,
     MaxPool(Pool),
     AvgPool(Pool),
     GlobalAvgPool,
@@ -88,6 +91,10 @@ pub enum Op {
     Add,
     /// Channel concatenation of `src` and `src2` (free: each party concatenates its shares).
     Concat,
+    /// Element-wise product of `src` and `src2`, `src2` of the same shape or Cx1x1 (one factor
+    /// per channel, broadcast over H and W): a product of two secret-shared tensors, which needs a
+    /// protocol (none prices it yet: [`crate::packing::nonlinear::pricing`]).
+    Mul,
     Flatten,
     /// Index of the largest value (the prediction the client learns).
     Argmax,
@@ -107,7 +114,8 @@ pub struct Layer {
     pub output: Shape,
     /// The layer reads the network input (held whole by the client, not secret-shared).
     pub reads_input: bool,
-    /// Tensor ids: the tensor read (0 is the network input), the second addend of an `add`, and
+    /// Tensor ids: the tensor read (0 is the network input), the second operand of an `add`,
+    /// `concat` or `mul`, and
     /// the tensor produced. A layer `b` consumes layer `a`'s output when `b.src == a.dst` or
     /// `b.src2 == Some(a.dst)`.
     pub src: usize,
@@ -135,11 +143,13 @@ impl Layer {
             Op::BatchNorm { folded: false } => "batchnorm".into(),
             Op::Relu => "relu".into(),
             Op::Relu6 => "relu6".into(),
+            Op::Sigmoid => "sigmoid".into(),
             Op::MaxPool(_) => "maxpool".into(),
             Op::AvgPool(_) => "avgpool".into(),
             Op::GlobalAvgPool => "global_avgpool".into(),
             Op::Add => "add".into(),
             Op::Concat => "concat".into(),
+            Op::Mul => "mul".into(),
             Op::Flatten => "flatten".into(),
             Op::Argmax => "argmax".into(),
             Op::Shuffle { .. } => "shuffle".into(),
@@ -501,6 +511,7 @@ impl Builder<'_> {
             }
             Node::Relu(_) => Ok(self.push(path, Op::Relu, x, x, Producer::Other)),
             Node::Relu6(_) => Ok(self.push(path, Op::Relu6, x, x, Producer::Other)),
+            Node::Sigmoid(_) => Ok(self.push(path, Op::Sigmoid, x, x, Producer::Other)),
             Node::Maxpool(p) => {
                 let (pool, out) = self.pool(p, path, x)?;
                 Ok(self.push(path, Op::MaxPool(pool), x, out, Producer::Other))
@@ -544,6 +555,24 @@ impl Builder<'_> {
             Node::Add(a) => {
                 let other = self.resolve(&a.from, path, "from")?;
                 self.add(path, src, other, &a.from)
+            }
+            Node::Mul(a) => {
+                let other = self.resolve(&a.from, path, "from")?;
+                let (sa, sb) = (x, self.tensors[other].shape);
+                let per_channel = (sb.h, sb.w) == (1, 1) && sb.c == sa.c;
+                if sb != sa && !per_channel {
+                    return Err(self.err(
+                        path,
+                        format!(
+                            "cannot multiply an input of shape {sa} (CxHxW) by `{}` of shape {sb}: \
+                             `from` must have the input's shape or be {}x1x1 (one factor per channel)",
+                            a.from, sa.c
+                        ),
+                    ));
+                }
+                self.current_src = src;
+                self.current_src2 = Some(other);
+                Ok(self.push(path, Op::Mul, sa, sa, Producer::Other))
             }
             Node::Concat(a) => {
                 let other = self.resolve(&a.from, path, "from")?;

@@ -82,11 +82,13 @@ fn typed_node(ty: &str, v: Value) -> Result<Node, String> {
         "batchnorm" => Node::Batchnorm(from_value(v)?),
         "relu" => Node::Relu(from_value(v)?),
         "relu6" => Node::Relu6(from_value(v)?),
+        "sigmoid" => Node::Sigmoid(from_value(v)?),
         "maxpool" => Node::Maxpool(from_value(v)?),
         "avgpool" => Node::Avgpool(from_value(v)?),
         "global_avgpool" => Node::GlobalAvgpool(from_value(v)?),
         "add" => Node::Add(from_value(v)?),
         "concat" => Node::Concat(from_value(v)?),
+        "mul" => Node::Mul(from_value(v)?),
         "flatten" => Node::Flatten(from_value(v)?),
         "argmax" => Node::Argmax(from_value(v)?),
         "shuffle" => Node::Shuffle(from_value(v)?),
@@ -132,9 +134,9 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, maxpool, avgpool, \
-                           global_avgpool, add, concat, flatten, argmax, shuffle, block, residual, basic, \
-                           bottleneck, inverted_residual, stria_block";
+const LAYER_TYPES: &str = "conv, depthwise, fc, batchnorm, relu, relu6, sigmoid, maxpool, \
+                           avgpool, global_avgpool, add, mul, concat, flatten, argmax, shuffle, block, \
+                           residual, basic, bottleneck, inverted_residual, stria_block";
 
 impl Ctx<'_> {
     fn node_list(
@@ -220,9 +222,10 @@ impl Ctx<'_> {
         let children: &[&str] = match ty.as_str() {
             "block" => &["layers"],
             "residual" => &["body", "shortcut"],
-            "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "maxpool"
-            | "avgpool" | "global_avgpool" | "add" | "concat" | "flatten" | "argmax"
-            | "shuffle" | "basic" | "bottleneck" | "inverted_residual" | "stria_block" => &[],
+            "conv" | "depthwise" | "fc" | "batchnorm" | "relu" | "relu6" | "sigmoid"
+            | "maxpool" | "avgpool" | "global_avgpool" | "add" | "mul" | "concat" | "flatten"
+            | "argmax" | "shuffle" | "basic" | "bottleneck" | "inverted_residual"
+            | "stria_block" => &[],
             other => {
                 return Err(SpecError::layer(
                     self.file,

@@ -3,8 +3,10 @@
 //! A network file has a `name`, an `input` shape and its layers. Layers can be listed flat in `layers`,
 //! or grouped: `stages` (each a list of `blocks`) and `head`. Execution order is `layers`, then
 //! `stages`, then `head`. A node is a layer (`conv`, `depthwise`, `fc`, `batchnorm`, `relu`, `relu6`,
-//! `maxpool`, `avgpool`, `global_avgpool`, `add`, `flatten`, `argmax`, `shuffle`) or a group
-//! (`block`, `residual`).
+//! `sigmoid`, `maxpool`, `avgpool`, `global_avgpool`, `add`, `mul`, `concat`, `flatten`, `argmax`,
+//! `shuffle`) or a group (`block`, `residual`). `mul` is the element-wise product of its input and
+//! the tensor named in `from`: of the same shape, or `from` of shape Cx1x1 scaling each channel
+//! (squeeze-excite); SiLU is a `sigmoid` and a `mul` of its input by the sigmoid's output.
 //!
 //! Accumulation strategies (derived here; README "StriaBlock and StriaNet"). `conv` and `depthwise`
 //! take an optional `"accum"`: `"he-rotate"` (the default: partial sums rotated inside HE, as
@@ -118,12 +120,17 @@ pub enum Node {
     Batchnorm(BatchnormSpec),
     Relu(Plain),
     Relu6(Plain),
+    /// The logistic function `1 / (1 + exp(-x))`, element by element.
+    Sigmoid(Plain),
     Maxpool(PoolSpec),
     Avgpool(PoolSpec),
     GlobalAvgpool(Plain),
     Add(AddSpec),
     /// Channel concatenation of this node's input and `from` (same height and width).
     Concat(AddSpec),
+    /// Element-wise product of this node's input and `from` (same shape, or `from` of shape
+    /// Cx1x1, one factor per channel).
+    Mul(AddSpec),
     Flatten(Plain),
     Argmax(Plain),
     Shuffle(ShuffleSpec),
@@ -345,7 +352,8 @@ pub struct AddSpec {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    /// The tensor added to (or, for `concat`, appended after) this node's input.
+    /// The tensor added to (for `concat`, appended after; for `mul`, multiplied with) this node's
+    /// input.
     pub from: String,
 }
 
@@ -802,11 +810,12 @@ impl Node {
             Node::Batchnorm(s) => s.name.as_deref(),
             Node::Relu(s)
             | Node::Relu6(s)
+            | Node::Sigmoid(s)
             | Node::GlobalAvgpool(s)
             | Node::Flatten(s)
             | Node::Argmax(s) => s.name.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.name.as_deref(),
-            Node::Add(s) | Node::Concat(s) => s.name.as_deref(),
+            Node::Add(s) | Node::Concat(s) | Node::Mul(s) => s.name.as_deref(),
             Node::Shuffle(s) => s.name.as_deref(),
             Node::Block(s) => s.name.as_deref(),
             Node::Residual(s) => s.name.as_deref(),
@@ -826,11 +835,12 @@ impl Node {
             Node::Batchnorm(s) => s.input.as_deref(),
             Node::Relu(s)
             | Node::Relu6(s)
+            | Node::Sigmoid(s)
             | Node::GlobalAvgpool(s)
             | Node::Flatten(s)
             | Node::Argmax(s) => s.input.as_deref(),
             Node::Maxpool(s) | Node::Avgpool(s) => s.input.as_deref(),
-            Node::Add(s) | Node::Concat(s) => s.input.as_deref(),
+            Node::Add(s) | Node::Concat(s) | Node::Mul(s) => s.input.as_deref(),
             Node::Shuffle(s) => s.input.as_deref(),
             Node::Block(s) => s.input.as_deref(),
             Node::Residual(s) => s.input.as_deref(),

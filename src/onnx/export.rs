@@ -10,7 +10,7 @@
 //! exceptions that change no shape and no cost: a `strided` grouped convolution is a contiguous
 //! grouped `Conv` between two channel permutations (`Gather`s marked `stria.role =
 //! group_layout`, which the import skips), and a `shuffle` is a `Gather` of its permutation.
-//! `argmax` is an `ArgMax` node. A batch norm has scale 1, shift 0, mean 0 and variance 1.
+//! `argmax` is an `ArgMax` node, `sigmoid` a `Sigmoid` and `mul` a `Mul` of two computed tensors. A batch norm has scale 1, shift 0, mean 0 and variance 1.
 
 use super::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
@@ -329,6 +329,10 @@ pub fn to_onnx(net: &Network) -> Vec<u8> {
                 w.node("Relu", p, vec![x], &y, vec![], vec![]);
                 dims = shapes[l.src].clone();
             }
+            Op::Sigmoid => {
+                w.node("Sigmoid", p, vec![x], &y, vec![], vec![]);
+                dims = shapes[l.src].clone();
+            }
             Op::Relu6 => {
                 let lo = w.floats(&format!("{p}.min"), &[], vec![0.0]);
                 let hi = w.floats(&format!("{p}.max"), &[], vec![6.0]);
@@ -356,6 +360,12 @@ pub fn to_onnx(net: &Network) -> Vec<u8> {
             Op::Concat => {
                 let b = tensor(l.src2.expect("a concat reads two tensors"));
                 w.node("Concat", p, vec![x, b], &y, vec![int("axis", 1)], vec![]);
+            }
+            Op::Mul => {
+                // ONNX broadcasts a [1, C, 1, 1] factor over H and W.
+                let b = tensor(l.src2.expect("a mul reads two tensors"));
+                w.node("Mul", p, vec![x, b], &y, vec![], vec![]);
+                dims = shapes[l.src].clone();
             }
             Op::Flatten => {
                 w.node("Flatten", p, vec![x], &y, vec![int("axis", 1)], vec![]);

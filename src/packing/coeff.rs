@@ -55,6 +55,27 @@ pub enum DepthwiseMode {
     Stacked,
 }
 
+/// Which of OpenCheetah's two batch-norm protocols an unfolded batch norm runs: the choice is
+/// made by the network program, not by the library (`FusedBatchNorm4411` in
+/// `networks/main_<net>.cpp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BnProtocol {
+    /// Coefficient encoding (`BatchNorm`, `CheetahLinear::bn_direct`) when it needs fewer
+    /// ciphertexts than the CRT SIMD plan, the SIMD plan otherwise: the test under `#if
+    /// USE_CHEETAH` in the ResNet-50 program (`networks/main_resnet50.cpp`). Default.
+    #[default]
+    Fewer,
+    /// Always the CRT SIMD plan (`ElemWiseActModelVectorMult`, `CheetahLinear::bn`): the
+    /// DenseNet-121 program, whose test sits under `#if SCI_CONV_SS`, a macro no build defines
+    /// (`networks/main_densenet121.cpp`).
+    Simd,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// Cheetah parameters (defaults: OpenCheetah's N = 4096, {60, 49}, t = 2^37).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CheetahParams {
@@ -66,6 +87,9 @@ pub struct CheetahParams {
     pub plain_bits: u32,
     pub partition: Partition,
     pub depthwise: DepthwiseMode,
+    /// The program's choice between the two batch-norm protocols.
+    #[serde(skip_serializing_if = "is_default")]
+    pub batchnorm: BnProtocol,
 }
 
 impl Default for CheetahParams {
@@ -76,6 +100,7 @@ impl Default for CheetahParams {
             plain_bits: 37,
             partition: Partition::Heuristic,
             depthwise: DepthwiseMode::Homconv,
+            batchnorm: BnProtocol::Fewer,
         }
     }
 }
@@ -522,14 +547,14 @@ pub fn bn_crt(plain_bits: u32) -> (u64, u32) {
 }
 
 /// Whether OpenCheetah runs a `C x H x W` batch norm by coefficient encoding (`bn_direct`) rather
-/// than the CRT SIMD `HomBNSS::bn`: `FusedBatchNorm4411` of its network programs
-/// (`networks/main_resnet50.cpp`) calls the 4-D `BatchNorm` (`library_fixed_uniform_cheetah.cpp`,
-/// `CheetahLinear::bn_direct`) when the ring is a power of two and `ceil(H*W/4096)*C <
-/// ceil(H*W*C/4096)*3`, i.e. fewer ciphertexts than the CRT plan (N and the CRT prime count in
-/// place of 4096 and 3).
+/// than the CRT SIMD `HomBNSS::bn`. With [`BnProtocol::Fewer`], as `FusedBatchNorm4411` of the
+/// ResNet-50 program (`networks/main_resnet50.cpp`) decides: the 4-D `BatchNorm`
+/// (`library_fixed_uniform_cheetah.cpp`, `CheetahLinear::bn_direct`) when the ring is a power of
+/// two and `ceil(H*W/4096)*C < ceil(H*W*C/4096)*3`, i.e. fewer ciphertexts than the CRT plan (N
+/// and the CRT prime count in place of 4096 and 3); with [`BnProtocol::Simd`] never.
 pub fn bn_uses_direct(c: u64, h: u64, w: u64, p: &CheetahParams, n: u64) -> bool {
     let (crt, _) = bn_crt(p.plain_bits);
-    ceil_div(h * w, n) * c < ceil_div(h * w * c, n) * crt
+    p.batchnorm == BnProtocol::Fewer && ceil_div(h * w, n) * c < ceil_div(h * w * c, n) * crt
 }
 
 /// `getSplitBN` (`hom_bn_ss.cc`): one channel per ciphertext, tiles of `s x s` with `s =

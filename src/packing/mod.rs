@@ -107,7 +107,7 @@ impl std::fmt::Display for CountError {
 impl std::error::Error for CountError {}
 
 /// Counts one layer under `cfg`. A convolution uses its own accumulation strategy (`auto` counts
-/// as `he-rotate`).
+/// as `he-rotate`). A layer no model of the protocol prices ([`nonlinear::pricing`]) is an error.
 pub fn count_layer(layer: &Layer, cfg: &CountConfig) -> Result<LayerCost, CountError> {
     let accum = match &layer.op {
         Op::Conv(c) => c.accum,
@@ -124,6 +124,7 @@ pub fn count_layer_as(
     cfg: &CountConfig,
     accum: Accum,
 ) -> Result<LayerCost, CountError> {
+    nonlinear::check_layer_priced(layer, cfg.protocol)?;
     let r = match &layer.op {
         Op::Conv(c) => conv(layer, c, accum, cfg),
         Op::Fc if cfg.protocol == Protocol::Cheetah => Ok(coeff::fc(
@@ -241,13 +242,15 @@ pub fn level_mix_as(
     })
 }
 
-/// Counts every layer of a network, in order.
+/// Counts every layer of a network, in order; the first layer no model of the protocol prices
+/// ([`nonlinear::pricing`]) is an error.
 pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>, CountError> {
     // Filled in place: layers without HE work keep the default, SCI_HE convolutions accumulate
     // straight into their slot (the count of a whole network must take microseconds);
     // `conv_into` dispatches on the layer's accumulation strategy and group layout.
     let mut out = vec![LayerCost::default(); net.layers.len()];
     for (l, slot) in net.layers.iter().zip(out.iter_mut()) {
+        nonlinear::check_layer_priced(l, cfg.protocol)?;
         match &l.op {
             Op::Conv(c) if cfg.protocol == Protocol::Cryptflow2 => {
                 simd::conv_into(l.input, l.output.c, c, cfg, slot).map_err(|message| {

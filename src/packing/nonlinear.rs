@@ -31,7 +31,7 @@
 //! read by the one `layer_cost` that charges it; the code-exact models live in their own files
 //! ([`super::sci_field`], [`super::cheetah_nl`]).
 
-use super::Protocol;
+use super::{CountError, Protocol};
 use crate::error::SpecError;
 use crate::net::{Layer, Network, Op};
 use serde::{Deserialize, Serialize};
@@ -601,6 +601,11 @@ pub enum Truncation {
     /// known to be zero (SCI/OpenCheetah `Relu` with `doTruncation`). Counts the output's
     /// elements.
     AfterRelu(u64),
+    /// A concatenation (or a `mul`) truncates each operand that holds unreduced products, in
+    /// place and with its MSB unknown (SCI `ScaleDown`), before joining (multiplying) them: the
+    /// elements of its first operand (`src`) and of its second (`src2`), 0 for an operand
+    /// already at scale `f`. The second is truncated first, as the programs order the calls.
+    Operands(u64, u64),
 }
 
 /// Where the frameworks truncate, one entry per layer, in one pass over the network.
@@ -613,10 +618,14 @@ pub enum Truncation {
 /// (`ScaleDown`, unknown MSB, once per tensor: the code truncates in place, so later readers see
 /// the reduced tensor). Max-pooling, average pooling (a division by the window, not a
 /// rescaling), additions (the lower-scale addend is scaled up locally, for free), flatten,
-/// channel shuffles and folded batch norms keep their input's scale. A network output left at
-/// `2f` (the logits before argmax) is not truncated. In SCI's ResNet-50 this gives 49
-/// truncations before a batch norm and 49 after a ReLU; a plain convolution output is never
-/// truncated on its own.
+/// channel shuffles and folded batch norms keep their input's scale. A concatenation is one of
+/// the compiler's uninterpreted function calls (`Concat2T444`), which take every secret
+/// argument at scale `f`: each operand at `2f` is truncated first, in place
+/// (`IRBuilderCSF.visitUninterpFuncCall` in EzPC's `Athos/SeeDot/IR/IRBuilderCSF.py`;
+/// DenseNet-121's programs truncate each dense layer's 3x3 convolution output before it joins
+/// the concatenation). A network output left at `2f` (the logits before argmax) is not
+/// truncated. In SCI's ResNet-50 this gives 49 truncations before a batch norm and 49 after a
+/// ReLU; a plain convolution output is never truncated on its own.
 pub fn truncation_plan(net: &Network) -> Vec<Truncation> {
     scale_pass(net).0
 }
@@ -656,10 +665,49 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
                     };
                     (false, t)
                 }
-                // A sum or a concatenation: the lower-scale operand is scaled up locally.
-                Op::Add | Op::Concat => {
-                    (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None)
+                // A sum: the lower-scale addend is scaled up locally.
+                Op::Add => (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None),
+                // A concatenation: every operand at `2f` is truncated in place.
+                Op::Concat => {
+                    let first = if src { layer.input.elems() } else { 0 };
+                    let second = match layer.src2 {
+                        Some(s2) if wide[s2] => {
+                            wide[s2] = false;
+                            layer.output.elems() - layer.input.elems()
+                        }
+                        _ => 0,
+                    };
+                    wide[layer.src] = false;
+                    let t = if first + second > 0 {
+                        Truncation::Operands(first, second)
+                    } else {
+                        Truncation::None
+                    };
+                    (false, t)
                 }
+                // A product of two shared tensors: each operand held at scale 2f is truncated
+                // first, in place, as before any product; the output is at scale 2f.
+                Op::Mul => {
+                    let first = if src { layer.input.elems() } else { 0 };
+                    let second = match layer.src2 {
+                        Some(s2) if s2 != layer.src && wide[s2] => {
+                            wide[s2] = false;
+                            net_shape_elems(net, s2)
+                        }
+                        _ => 0,
+                    };
+                    wide[layer.src] = false;
+                    let t = if first + second > 0 {
+                        Truncation::Operands(first, second)
+                    } else {
+                        Truncation::None
+                    };
+                    (true, t)
+                }
+                // SCI's `Sigmoid` (`SCI/src/library_fixed.h`) takes the input's scale and the
+                // output's as arguments (`scale_in`, `scale_out`): no truncation of its own, its
+                // output at scale f.
+                Op::Sigmoid => (false, Truncation::None),
                 Op::BatchNorm { folded: true }
                 | Op::MaxPool(_)
                 | Op::AvgPool(_)
@@ -677,6 +725,17 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
         .last()
         .map_or(net.input_untruncated, |l| wide[l.dst]);
     (plan, last)
+}
+
+/// Elements of tensor `id` of `net` (0: the input; otherwise the output of the layer writing it).
+fn net_shape_elems(net: &Network, id: usize) -> u64 {
+    if id == 0 {
+        return net.input.elems();
+    }
+    net.layers
+        .iter()
+        .find(|l| l.dst == id)
+        .map_or(0, |l| l.output.elems())
 }
 
 /// True when the network's output tensor is left at scale `2f` by [`truncation_plan`]'s rules:
@@ -849,8 +908,76 @@ fn cheetah_bits(t: super::sci_field::Traffic) -> (u64, u64) {
     (8 * t.bytes(), t.rounds)
 }
 
-/// A layer's cost and the bits of it that are truncation.
-fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (NlCost, u64) {
+/// Which protocol prices which operation: the one place that says so. Every costing path asks it
+/// through [`check_priced`] (the HE counters [`super::count_layer`] and [`super::count_network`],
+/// and the non-linear accounting [`network_nonlinear`]) before it counts a layer, so an operation
+/// no protocol model covers is an error naming the layer, never a zero. Every operation but
+/// `sigmoid` and `mul` is priced under every protocol. A protocol that comes to price one of
+/// these two is enabled here, and its model added to the operation's arm in `layer_cost`.
+///
+/// - `cryptflow2` (SCI_HE): SCI has no sigmoid in its SCI_HE build (EzPC's and OpenCheetah's
+///   `SCI/src/library_fixed.h`, `Sigmoid`: `assert(false && "Sigmoid not supported in
+///   SCI_HE.")`), and no product of two secret-shared tensors (`SCI/src/library_fixed_uniform.cpp`,
+///   `ElemWiseSecretSharedVectorMult`, computes the product under `SCI_OT` only; the SCI_HE
+///   build leaves the output untouched).
+/// - `gazelle-input`, `gazelle-output`, `gala`: neither paper defines a protocol for either
+///   (stria counts their non-linear layers with SCI's field protocols, which have none).
+/// - `cheetah`: OpenCheetah runs both (SCI's `MathFunctions::sigmoid`, `SCI/src/Math/`, and
+///   `ElemWiseSecretSharedVectorMult` with `hadamard_cross_terms` in its `SCI_OT` build), but
+///   stria does not model their traffic yet.
+pub fn pricing(op: &Op, protocol: Protocol) -> Result<(), String> {
+    let what = match op {
+        Op::Sigmoid => "a sigmoid",
+        Op::Mul => "an element-wise product of two computed tensors (mul)",
+        _ => return Ok(()),
+    };
+    let why = match (op, protocol) {
+        (Op::Sigmoid, Protocol::Cryptflow2) => {
+            "SCI_HE has no sigmoid: EzPC's and OpenCheetah's SCI refuse it in their SCI_HE build \
+             (`SCI/src/library_fixed.h`, `Sigmoid` asserts \"Sigmoid not supported in SCI_HE.\")"
+                .to_string()
+        }
+        (_, Protocol::Cryptflow2) => "SCI_HE has no product of two secret-shared tensors: \
+             `ElemWiseSecretSharedVectorMult` (`SCI/src/library_fixed_uniform.cpp`) computes it \
+             in the SCI_OT build only"
+            .to_string(),
+        (_, Protocol::Cheetah) => "OpenCheetah runs it, but stria does not price it under cheetah \
+             yet (its traffic model is not written)"
+            .to_string(),
+        (_, p) => format!(
+            "no {p} protocol is defined for it (Gazelle and GALA specify ReLU, max-pooling and \
+             linear layers; stria counts their non-linear layers with SCI's field protocols, \
+             which have none for it)"
+        ),
+    };
+    Err(format!("{what} cannot be costed under {protocol}: {why}"))
+}
+
+/// [`pricing`] of every layer of `net`: the first layer no `protocol` model prices, as an error
+/// naming its path.
+pub fn check_priced(net: &Network, protocol: Protocol) -> Result<(), CountError> {
+    net.layers
+        .iter()
+        .try_for_each(|l| check_layer_priced(l, protocol))
+}
+
+/// [`pricing`] of one layer, as an error naming its path.
+pub fn check_layer_priced(layer: &Layer, protocol: Protocol) -> Result<(), CountError> {
+    pricing(&layer.op, protocol).map_err(|message| CountError {
+        path: layer.path.clone(),
+        message,
+    })
+}
+
+/// A layer's cost and the bits of it that are truncation (`protocol`: the one `m` models).
+fn layer_cost(
+    layer: &Layer,
+    protocol: Protocol,
+    t: Truncation,
+    m: &Model,
+    p: &NonlinearParams,
+) -> Result<(NlCost, u64), CountError> {
+    check_layer_priced(layer, protocol)?;
     let out = layer.output.elems();
     // In the order the frameworks run them (the Cheetah model's Ferret pools are stateful): a
     // truncation before a product first, one after a ReLU last.
@@ -879,10 +1006,33 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
         | Op::Concat
         | Op::Flatten
         | Op::Shuffle { .. } => (0, (0, 0)),
+        // Reached only once `pricing` lets a protocol price them; that protocol's model goes here.
+        Op::Sigmoid | Op::Mul => {
+            return Err(CountError {
+                path: layer.path.clone(),
+                message: format!(
+                    "{} is priced under {protocol} by `pricing`, but no cost model is wired in for it",
+                    layer.kind()
+                ),
+            });
+        }
     };
     let (trunc, (tb, tr)) = match (before, t) {
         (Some(x), _) => x,
         (None, Truncation::AfterRelu(n)) => (n, m.trunc(n, true, p.f)),
+        (None, Truncation::Operands(first, second)) => {
+            // Two calls, the second operand's first; their rounds run one after the other.
+            let call = |n: u64| {
+                if n > 0 {
+                    m.trunc(n, false, p.f)
+                } else {
+                    (0, 0)
+                }
+            };
+            let (b2, r2) = call(second);
+            let (b1, r1) = call(first);
+            (first + second, (b1 + b2, r1 + r2))
+        }
         _ => (0, (0, 0)),
     };
     let cost = NlCost {
@@ -891,7 +1041,7 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
         bits: bits + tb,
         rounds: rounds + tr,
     };
-    (cost, tb)
+    Ok((cost, tb))
 }
 
 /// Non-linear cost of every layer of `net` under `protocol`, one entry per layer, in order
@@ -918,11 +1068,16 @@ fn layer_cost(layer: &Layer, t: Truncation, m: &Model, p: &NonlinearParams) -> (
 ///
 /// Rounds are those of the layer's non-linear protocols (elements are batched); the caller adds
 /// the HE round trip of each linear layer. `p` is assumed valid ([`NonlinearParams::validate`]).
-pub fn network_nonlinear(net: &Network, protocol: Protocol, p: &NonlinearParams) -> Vec<NlCost> {
-    network_nonlinear_split(net, protocol, p)
+/// A layer `protocol` does not price ([`pricing`]) is an error naming it.
+pub fn network_nonlinear(
+    net: &Network,
+    protocol: Protocol,
+    p: &NonlinearParams,
+) -> Result<Vec<NlCost>, CountError> {
+    Ok(network_nonlinear_split(net, protocol, p)?
         .into_iter()
         .map(|(c, _)| c)
-        .collect()
+        .collect())
 }
 
 /// [`network_nonlinear`] with, per layer, the bits of its cost that are truncation (the
@@ -931,12 +1086,13 @@ pub fn network_nonlinear_split(
     net: &Network,
     protocol: Protocol,
     p: &NonlinearParams,
-) -> Vec<(NlCost, u64)> {
+) -> Result<Vec<(NlCost, u64)>, CountError> {
+    check_priced(net, protocol)?;
     let model = Model::new(protocol, p);
     net.layers
         .iter()
         .zip(truncation_plan(net))
-        .map(|(layer, t)| layer_cost(layer, t, &model, p))
+        .map(|(layer, t)| layer_cost(layer, protocol, t, &model, p))
         .collect()
 }
 
@@ -946,7 +1102,8 @@ pub fn network_nonlinear_split(
 pub fn cheetah_code_run(
     net: &Network,
     p: &NonlinearParams,
-) -> (Vec<(NlCost, u64)>, super::cheetah_nl::CheetahState) {
+) -> Result<(Vec<(NlCost, u64)>, super::cheetah_nl::CheetahState), CountError> {
+    check_priced(net, Protocol::Cheetah)?;
     let q = NonlinearParams {
         cheetah_nonlinear: CheetahNonlinear::Code,
         ..p.clone()
@@ -956,10 +1113,10 @@ pub fn cheetah_code_run(
         .layers
         .iter()
         .zip(truncation_plan(net))
-        .map(|(layer, t)| layer_cost(layer, t, &model, &q))
-        .collect();
+        .map(|(layer, t)| layer_cost(layer, Protocol::Cheetah, t, &model, &q))
+        .collect::<Result<_, _>>()?;
     match model {
-        Model::CheetahCode { state, .. } => (costs, state.into_inner()),
+        Model::CheetahCode { state, .. } => Ok((costs, state.into_inner())),
         _ => unreachable!("Cheetah's code model"),
     }
 }

@@ -192,6 +192,8 @@ pub fn default_spec(run: &Run, root: &Path) -> Result<PathBuf, SpecError> {
         ("sqnet", _) => "sqnet",
         ("resnet50", "SCI_HE") => "resnet50-cf2",
         ("resnet50", "cheetah") => "resnet50-cheetah",
+        ("densenet121", "SCI_HE") => "densenet121-cf2",
+        ("densenet121", "cheetah") => "densenet121-cheetah",
         (net, _) => {
             return Err(SpecError::file(
                 &run.dir.join("machine.txt").display().to_string(),
@@ -202,11 +204,16 @@ pub fn default_spec(run: &Run, root: &Path) -> Result<PathBuf, SpecError> {
     Ok(root.join("configs/models").join(format!("{stem}.json")))
 }
 
-/// Adapts `s` to what a run's program does: its thread count, and for OpenCheetah's SCI_HE
-/// programs (every run `scripts/frameworks/run.sh` makes) OpenCheetah's SCI_HE build (SEAL 3.7.2
-/// with zstd) and SEAL 3.7's rotation rule.
+/// Adapts `s` to what a run's program does: its thread count, its batch-norm protocol under
+/// Cheetah, and for OpenCheetah's SCI_HE programs (every run `scripts/frameworks/run.sh` makes)
+/// OpenCheetah's SCI_HE build (SEAL 3.7.2 with zstd) and SEAL 3.7's rotation rule.
 pub fn adapt(run: &Run, s: &mut Setting) {
     s.nonlinear.threads = run.threads;
+    // DenseNet-121's program never takes the coefficient-encoded batch norm (its test sits under
+    // `#if SCI_CONV_SS`, which no build defines; `networks/main_densenet121.cpp`).
+    if run.net == "densenet121" {
+        s.count.cheetah.batchnorm = crate::packing::coeff::BnProtocol::Simd;
+    }
     if s.count.protocol == Protocol::Cryptflow2 {
         s.count.sci_build = crate::he::SciBuild::OpenCheetah;
         s.count.key_policy = crate::he::KeyPolicy::Pow2Naf;
@@ -236,7 +243,8 @@ pub fn predict(
     s.nonlinear.cheetah_ferret = crate::packing::cheetah_nl::Refills::Replay;
     let s = &s;
     let evals = evaluate(net, s).map_err(|e| SpecError::file(&net.name, e.to_string()))?;
-    let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear);
+    let split = network_nonlinear_split(net, s.count.protocol, &s.nonlinear)
+        .map_err(|e| SpecError::file(&net.name, e.to_string()))?;
     let mut out: BTreeMap<String, KindPred> = BTreeMap::new();
     // The unit of the non-linear kinds' fitted terms (`timing::unit_of`).
     let by_bytes = s.count.protocol == Protocol::Cryptflow2;

@@ -13,6 +13,7 @@
 //! | `Conv` (2-D; `group`, `dilations` as a sparse kernel of taps, `pads`, `auto_pad`) | `conv` |
 //! | `BatchNormalization` | `batchnorm` |
 //! | `Relu`; `Clip` with bounds 0 and 6 (or 0 and none) | `relu6` (`relu`) |
+//! | `Sigmoid` | `sigmoid` |
 //! | `MaxPool`, `AveragePool` (`ceil_mode` as extra end padding) | `maxpool`, `avgpool` |
 //! | `GlobalAveragePool`; `ReduceMean` over H and W keeping dims | `global_avgpool` |
 //! | `Add` of two computed tensors | `add` |
@@ -20,15 +21,19 @@
 //! | `Flatten` (axis 1), `Reshape` to `[N, C*H*W]` of a 4-D tensor | `flatten` |
 //! | `Gemm`, `MatMul` with a weight matrix | `fc` |
 //! | `Mul` by a constant (per channel or scalar) | `batchnorm` (a scale) |
+//! | `Mul` of two computed tensors (equal shapes, or one `[N, C, 1, 1]`) | `mul` |
 //! | `Gather` of a channel permutation; `ArgMax` | `shuffle`; `argmax` |
 //! | `Identity`, `Dropout`; `Add` of a constant (a bias) | nothing: the same tensor |
 //! | `Pad` (constant zeros on H and W) | padding of the conv or pool that reads it |
 //! | `ConstantOfShape`, `Concat`, `Reshape`, `Slice`, `Transpose`, `Cast` of constants | computed |
 //!
-//! Anything else is an error naming the node, its op type and this list: stria prices ReLU and
-//! ReLU6 only, so `Sigmoid`, `Tanh`, `HardSwish` and products of two computed tensors (`Mul` in
-//! squeeze-excite or SiLU) have no protocol here. Biases are not layers: stria's conv counts no
-//! bias (a batch norm's shift, or an addition to the server's share, takes its place).
+//! torch exports SiLU (opsets 13 to 18) as a `Sigmoid` and a `Mul` of its input by the sigmoid's
+//! output, and squeeze-excite as a `Mul` of a tensor by a `[N, C, 1, 1]` factor: a `sigmoid` and
+//! `mul` layers (which the costing refuses until a protocol model prices them,
+//! [`crate::packing::nonlinear::pricing`]). Anything else is an error naming the node, its op type
+//! and this list (`Tanh`, `HardSigmoid`, `HardSwish`, ... have no layer here). Biases are not
+//! layers: stria's conv counts no bias (a batch norm's shift, or an addition to the server's
+//! share, takes its place).
 //!
 //! Shapes are then inferred by stria itself ([`crate::net::build`] on the spec) and held against
 //! every shape the file states (`value_info`, graph outputs): a disagreement is an error.
@@ -59,8 +64,9 @@ use attrs::*;
 pub const MAX_ONNX_BYTES: u64 = 2 << 30;
 
 /// What `stria import` supports, for error messages.
-pub const SUPPORTED: &str = "Conv, BatchNormalization, Relu, Clip (ReLU6), MaxPool, AveragePool, \
-GlobalAveragePool, ReduceMean (over H and W), Add, Mul (by a constant), Concat (channels), \
+pub const SUPPORTED: &str = "Conv, BatchNormalization, Relu, Clip (ReLU6), Sigmoid, MaxPool, \
+AveragePool, GlobalAveragePool, ReduceMean (over H and W), Add, Mul (by a constant, or of two \
+computed tensors), Concat (channels), \
 Flatten, Reshape (to [N, C*H*W]), Gemm, MatMul (by a weight), Gather (a channel permutation), \
 ArgMax, Identity, Dropout, Pad (zeros), Constant, and ConstantOfShape, Concat, Reshape, Slice, \
 Transpose, Cast on constants";
@@ -626,6 +632,7 @@ impl<'a> Importer<'a> {
                 );
             }
             "Relu" => self.plain(node, op, Node::Relu)?,
+            "Sigmoid" => self.plain(node, op, Node::Sigmoid)?,
             "Clip" => {
                 let bound = |i: usize, attr_name: &str| -> Result<Option<f64>, SpecError> {
                     if node.input.get(i).is_some_and(|n| !n.is_empty()) {
@@ -797,10 +804,36 @@ impl<'a> Importer<'a> {
                             a.rank,
                         );
                     }
-                    (Val::Act(_), Val::Act(_)) => {
-                        return Err(e(format!(
-                            "multiplies two computed tensors (as squeeze-excite and SiLU do); stria has no protocol for that product. stria supports {SUPPORTED}"
-                        )));
+                    (Val::Act(a), Val::Act(b)) => {
+                        self.unpadded(node, op, &a)?;
+                        self.unpadded(node, op, &b)?;
+                        // The full tensor is the layer's input, a [N, C, 1, 1] factor its `from`
+                        // (squeeze-excite writes the factor first).
+                        let per_channel = |t: &Act| t.rank == 4 && (t.shape.h, t.shape.w) == (1, 1);
+                        let (x, f) = if per_channel(&a) && !per_channel(&b) {
+                            (b, a)
+                        } else {
+                            (a, b)
+                        };
+                        let fits = x.rank == f.rank
+                            && (x.shape == f.shape || (per_channel(&f) && f.shape.c == x.shape.c));
+                        if !fits {
+                            return Err(e(format!(
+                                "multiplies tensors of shapes {} and {} (CxHxW); stria multiplies equal shapes, or a tensor by one factor per channel (Cx1x1)",
+                                a_shape(&x),
+                                a_shape(&f)
+                            )));
+                        }
+                        let from = self.tensor_ref(&f);
+                        let s = x.shape;
+                        self.emit(
+                            node,
+                            op,
+                            &x,
+                            |name, input| Node::Mul(AddSpec { name, input, from }),
+                            s,
+                            x.rank,
+                        );
                     }
                     _ => return Err(e("multiplies two constants".into())),
                 }
@@ -1030,7 +1063,7 @@ impl<'a> Importer<'a> {
             }
             other => {
                 return Err(e(format!(
-                    "operator {other} is not supported (stria prices ReLU and ReLU6 as activations; it supports {SUPPORTED})"
+                    "operator {other} is not supported (stria's activations are ReLU, ReLU6 and Sigmoid; it supports {SUPPORTED})"
                 )));
             }
         }
@@ -1100,4 +1133,13 @@ fn show_dims(dims: &[Option<i64>]) -> String {
         .map(|d| d.map_or("?".into(), |v| v.to_string()))
         .collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// A computed tensor's shape as the errors print it: CxHxW, or the length of a flat one.
+fn a_shape(a: &Act) -> String {
+    if a.rank == 4 {
+        a.shape.to_string()
+    } else {
+        format!("[{}] (flat)", a.shape.elems())
+    }
 }
