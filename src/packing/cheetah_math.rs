@@ -261,6 +261,28 @@ pub fn elemwise_mult_failure(n: u64) -> Option<Failure> {
     (n > 0).then(|| product_crash("LinearOT::hadamard_cross_terms"))
 }
 
+/// Why stria has no Cheetah count for a sigmoid (`sigmoid = true`) or a product of two
+/// secret-shared tensors: where OpenCheetah's Cheetah build stops, at its programs' arguments
+/// (`ell=37 k=12`), and for the sigmoid the product it reaches whatever its arguments.
+pub fn cheetah_refusal(sigmoid: bool) -> String {
+    let measured = "results/measured/cheetah-math.csv";
+    if sigmoid {
+        format!(
+            "OpenCheetah's Cheetah build cannot run it: at its programs' ell=37 k=12, {}; with any \
+             arguments `MathFunctions::sigmoid` reaches a secret x secret product, and {} \
+             ({measured})",
+            sigmoid_failure(SigmoidArgs::network(37, 12)),
+            product_crash("LinearOT::hadamard_product"),
+        )
+    } else {
+        format!(
+            "OpenCheetah's Cheetah build cannot run it: in `ElemWiseSecretSharedVectorMult`, {} \
+             ({measured})",
+            product_crash("LinearOT::hadamard_cross_terms"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::cheetah_nl::{CheetahState, Refills};
@@ -471,6 +493,11 @@ mod tests {
             }
         );
         assert!(f.to_string().contains("without USE_CHEETAH"));
+        assert!(cheetah_refusal(true).contains("throws \"MITCCRH not implemented: 5\""));
+        assert!(cheetah_refusal(false).contains(
+            "in `ElemWiseSecretSharedVectorMult`, LinearOT::hadamard_cross_terms crashes in \
+             LinearOT::matmul_cross_terms"
+        ));
         assert_eq!(elemwise_mult_failure(0), None);
         assert_eq!(
             elemwise_mult_failure(5).unwrap().status(),
