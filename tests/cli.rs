@@ -288,9 +288,10 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
 #[test]
 fn cost_every_config_every_protocol_every_format() {
     let configs = configs();
-    // The 12 zoo models, the hand-written validate-small.json and sqnet.json, and the three
-    // capacity-matched StriaNets picked from `stria search` fronts.
-    assert_eq!(configs.len(), 17, "{configs:?}");
+    // The 12 zoo models, the hand-written validate-small.json and sqnet.json, the three
+    // capacity-matched StriaNets picked from `stria search` fronts, and the two DenseNet-121
+    // graphs OpenCheetah's programs run (scripts/frameworks/program-spec.py).
+    assert_eq!(configs.len(), 19, "{configs:?}");
     for config in &configs {
         for protocol in protocols() {
             let mut texts = Vec::new();
@@ -529,13 +530,14 @@ fn zoo_writes_the_committed_configs() {
         .collect();
     written.sort();
     assert_eq!(written.len(), 12, "{written:?}");
-    // validate-small.json and sqnet.json are written by hand and the `-matched` StriaNets come
-    // from searches, not from the zoo.
+    // validate-small.json and sqnet.json are written by hand, the `-matched` StriaNets come
+    // from searches and the DenseNet-121 specs from OpenCheetah's programs, not from the zoo.
     let committed: Vec<PathBuf> = configs()
         .into_iter()
         .filter(|p| {
             !p.ends_with("validate-small.json")
                 && !p.ends_with("sqnet.json")
+                && !p.to_string_lossy().contains("densenet121-")
                 && !p.to_string_lossy().ends_with("-matched.json")
         })
         .collect();
