@@ -343,6 +343,11 @@ fn efficientnet_b0_is_refused_by_every_costing_path_at_its_first_sigmoid() {
         e.contains("layer `sq`: an element-wise product of two computed tensors (mul) cannot be costed under cheetah: OpenCheetah's Cheetah build cannot run it: in `ElemWiseSecretSharedVectorMult`, LinearOT::hadamard_cross_terms crashes in LinearOT::matmul_cross_terms"),
         "{e}"
     );
+    // The paper-formula mode has no formula for it either: the same refusal.
+    let mut s = Setting::new(Protocol::Cheetah, lan());
+    s.nonlinear.cheetah_nonlinear = stria::packing::nonlinear::CheetahNonlinear::Paper;
+    let paper = evaluate(&m, &s).unwrap_err().to_string();
+    assert_eq!(paper, e);
 }
 
 #[test]
