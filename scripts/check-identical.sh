@@ -151,7 +151,7 @@ while IFS= read -r f; do
     diffs=$((diffs + 1))
   elif ! cmp -s "$tmp/old/$f" "$tmp/new/$f"; then
     echo "DIFF $f"
-    diff "$tmp/old/$f" "$tmp/new/$f" | head -n 6 | sed 's/^/    /'
+    diff "$tmp/old/$f" "$tmp/new/$f" | head -n 6 | sed 's/^/    /' || true  # diff stops early on a closed pipe
     diffs=$((diffs + 1))
   fi
 done < <(cd "$tmp/old" && find . -type f | sort)

@@ -288,8 +288,9 @@ fn check_json(text: &str, csv_text: &str, totals: &[(String, u64)], config: &Pat
 #[test]
 fn cost_every_config_every_protocol_every_format() {
     let configs = configs();
-    // The 12 zoo models, the hand-written validate-small.json and sqnet.json, and the three
-    // capacity-matched StriaNets picked from `stria search` fronts.
+    // The 12 zoo models, the hand-written validate-small.json and sqnet.json, the three
+    // capacity-matched StriaNets picked from `stria search` fronts, and the two DenseNet-121
+    // graphs OpenCheetah's programs run (scripts/frameworks/program-spec.py).
     assert_eq!(configs.len(), 19, "{configs:?}");
     for config in &configs {
         for protocol in protocols() {
@@ -529,9 +530,8 @@ fn zoo_writes_the_committed_configs() {
         .collect();
     written.sort();
     assert_eq!(written.len(), 12, "{written:?}");
-    // validate-small.json and sqnet.json are written by hand, the DenseNet-121 specs converted
-    // from OpenCheetah's programs (scripts/frameworks/program-spec.py) and the `-matched`
-    // StriaNets come from searches, not from the zoo.
+    // validate-small.json and sqnet.json are written by hand, the `-matched` StriaNets come
+    // from searches and the DenseNet-121 specs from OpenCheetah's programs, not from the zoo.
     let committed: Vec<PathBuf> = configs()
         .into_iter()
         .filter(|p| {

@@ -207,7 +207,7 @@ fn sigmoid_and_mul_import_as_torch_writes_silu_and_squeeze_excite() {
 fn refusal(protocol: &str) -> String {
     let why = match protocol {
         "cryptflow2" => "SCI_HE has no sigmoid: EzPC's and OpenCheetah's SCI refuse it in their SCI_HE build (`SCI/src/library_fixed.h`, `Sigmoid` asserts \"Sigmoid not supported in SCI_HE.\")".to_string(),
-        "cheetah" => "OpenCheetah runs it, but stria does not price it under cheetah yet (its traffic model is not written)".to_string(),
+        "cheetah" => "OpenCheetah's Cheetah build cannot run it: at its programs' ell=37 k=12, AuxProtocols::lookup_table throws \"MITCCRH not implemented: 5\" (cheetah::SilentOT's 1-of-N OT exists only for log2 N in {1, 2, 3, 4, 8}, utils/mitccrh.h); with any arguments `MathFunctions::sigmoid` reaches a secret x secret product, and LinearOT::hadamard_product crashes in LinearOT::matmul_cross_terms (SCI-LinearOT is compiled without USE_CHEETAH and runs CrypTFlow2's split IKNP on Cheetah's silent-OT pack) (results/measured/cheetah-math.csv)".to_string(),
         p => format!("no {p} protocol is defined for it"),
     };
     format!("layer `features.0.2`: a sigmoid cannot be costed under {protocol}: {why}")
@@ -335,6 +335,19 @@ fn efficientnet_b0_is_refused_by_every_costing_path_at_its_first_sigmoid() {
         e.contains("layer `sq`: an element-wise product of two computed tensors (mul) cannot be costed under cryptflow2: SCI_HE has no product of two secret-shared tensors: `ElemWiseSecretSharedVectorMult` (`SCI/src/library_fixed_uniform.cpp`) computes it in the SCI_OT build only"),
         "{e}"
     );
+    // Under cheetah, where OpenCheetah's build stops (results/measured/cheetah-math.csv).
+    let e = evaluate(&m, &Setting::new(Protocol::Cheetah, lan()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("layer `sq`: an element-wise product of two computed tensors (mul) cannot be costed under cheetah: OpenCheetah's Cheetah build cannot run it: in `ElemWiseSecretSharedVectorMult`, LinearOT::hadamard_cross_terms crashes in LinearOT::matmul_cross_terms"),
+        "{e}"
+    );
+    // The paper-formula mode has no formula for it either: the same refusal.
+    let mut s = Setting::new(Protocol::Cheetah, lan());
+    s.nonlinear.cheetah_nonlinear = stria::packing::nonlinear::CheetahNonlinear::Paper;
+    let paper = evaluate(&m, &s).unwrap_err().to_string();
+    assert_eq!(paper, e);
 }
 
 #[test]

@@ -10,6 +10,10 @@
 # linked against the SEAL built here) into $BUILD_DIR/seal-bench/seal_bench;
 # the target `seal-bench` alone builds only the dependencies and the benchmark,
 # not OpenCheetah (scripts/frameworks/seal-bench.sh runs it).
+# The target `sci-probe` builds OpenCheetah's Cheetah libraries (if absent) and
+# the probe sci-probe/sci_probe.cpp against them, with the flags and link order
+# of the <net>-cheetah programs, into $BUILD_DIR/sci-probe/sci_probe
+# (scripts/frameworks/sci-probe.sh runs it).
 #
 # Environment:
 #   BUILD_DIR          where everything is checked out, built and installed
@@ -192,6 +196,38 @@ build_seal_bench() {
   mv "$BUILD_DIR/seal-bench/seal_bench.tmp" "$BUILD_DIR/seal-bench/seal_bench"
 }
 
+# The probe: compiled as OpenCheetah's CMake compiles a <net>-cheetah program
+# (its flags.make: SCI_OT=1 USE_CHEETAH=1, the same include paths) with the
+# gemini sources such a program compiles itself, and linked against the same
+# archives in the same order (its link.txt), all in $BUILD_DIR/sci-probe.
+OC_LIBS=(gemini SCI-Cheetah Cheetah-Linear SCI-Cheetah-BuildingBlocks SCI-Math SCI-LinearOT SCI-BuildingBlocks)
+build_sci_probe() {
+  local out=$BUILD_DIR/sci-probe oc=$SRC/OpenCheetah lib=$OC_BUILD/lib f missing=0
+  for f in "${OC_LIBS[@]}"; do
+    [[ -f $lib/lib$f.a || -f $lib/lib$f.so ]] || missing=1
+  done
+  if [[ $missing == 1 ]]; then make -C "$OC_BUILD" -j"$JOBS" SCI-Cheetah gemini; fi
+  mkdir -p "$out/obj"
+  local flags=(-O3 -DNDEBUG -fPIC -D_GLIBCXX_USE_CXX11_ABI=0 -pthread -maes -msse4.1 -mavx
+               -mavx2 -faligned-new -mrdseed -fopenmp -std=gnu++17
+               "-DEMP_CIRCUIT_PATH=$PREFIX/include/emp-tool/circuits/files/"
+               -DSCI_OT=1 -DUSE_APPROX_RESHARE=1 -DUSE_CHEETAH=1
+               -I"$oc" -I"$PREFIX/include" -I"$oc/include" -I"$oc/SCI/src"
+               -isystem /usr/include/eigen3 -isystem "$PREFIX/include/SEAL-3.7")
+  local objs=()
+  for f in shape_inference tensor_shape tensor_encoder hom_conv2d_ss hom_fc_ss hom_bn_ss; do
+    g++ "${flags[@]}" -c "$oc/include/gemini/cheetah/$f.cc" -o "$out/obj/$f.o"
+    objs+=("$out/obj/$f.o")
+  done
+  g++ "${flags[@]}" -c "$HERE/sci-probe/sci_probe.cpp" -o "$out/obj/sci_probe.o"
+  g++ -O3 -rdynamic "$out/obj/sci_probe.o" "${objs[@]}" -o "$out/sci_probe.tmp" \
+      -Wl,-rpath,"$lib" "$lib/libgemini.so" "$lib/libSCI-Cheetah.a" "$lib/libCheetah-Linear.a" \
+      "$PREFIX/lib/libseal-3.7.a" "$PREFIX/lib/libzstd.a" "$lib/libSCI-Cheetah-BuildingBlocks.a" \
+      "$lib/libSCI-Math.a" "$lib/libSCI-LinearOT.a" "$lib/libSCI-BuildingBlocks.a" \
+      -lssl -lcrypto -lgomp -lpthread
+  mv "$out/sci_probe.tmp" "$out/sci_probe"
+}
+
 T0=$SECONDS
 step src-opencheetah src_opencheetah
 step src-emp-tool    src_emp_tool
@@ -207,12 +243,25 @@ BENCH_HASH=$(sha1sum "$HERE/seal-bench/seal_bench.cpp" | cut -c1-12)
 step "seal-bench-$BENCH_HASH" build_seal_bench
 [[ -x $BUILD_DIR/seal-bench/seal_bench ]] || die "seal_bench was not produced"
 OC_TARGETS=()
-for t in "${TARGETS[@]}"; do [[ $t == seal-bench ]] || OC_TARGETS+=("$t"); done
+PROBE=0
+for t in "${TARGETS[@]}"; do
+  case $t in
+    seal-bench) ;;
+    sci-probe) PROBE=1 ;;
+    *) OC_TARGETS+=("$t") ;;
+  esac
+done
 if [[ ${#OC_TARGETS[@]} -gt 0 ]]; then
   step configure       configure_opencheetah
   for t in "${OC_TARGETS[@]}"; do
     step "target-$t" build_target "$t"
     [[ -x $OC_BUILD/bin/$t ]] || die "$t was not produced"
   done
+fi
+if [[ $PROBE == 1 ]]; then
+  step configure configure_opencheetah
+  PROBE_HASH=$(sha1sum "$HERE/sci-probe/sci_probe.cpp" | cut -c1-12)
+  step "sci-probe-$PROBE_HASH" build_sci_probe
+  [[ -x $BUILD_DIR/sci-probe/sci_probe ]] || die "sci_probe was not produced"
 fi
 say "all done in $((SECONDS - T0)) s; programs in $OC_BUILD/bin"

@@ -397,6 +397,28 @@ impl RunHandle<'_, '_> {
         }
     }
 
+    /// `MillionaireProtocol::compare` of `n` values on `bits` bits (`AuxProtocols::MSB`,
+    /// `wrap_computation`).
+    pub fn compare(&mut self, n: u64, bits: u64) {
+        self.run.millionaire(n, bits);
+    }
+
+    /// `send_cot` of `n` additive COTs of `l` bits on `iknp_straight` (`ALICE` sends).
+    pub fn cot_straight(&mut self, n: u64, l: u64) {
+        self.run.cot_add(Dir::A, n, l);
+    }
+
+    /// `send_cot` of `n` additive COTs of `l` bits on `iknp_reversed` (`BOB` sends).
+    pub fn cot_reversed(&mut self, n: u64, l: u64) {
+        self.run.cot_add(Dir::B, n, l);
+    }
+
+    /// `kkot[bits - 1]`: `n` 1-of-`2^bits` OTs of `l`-bit messages packed in words of `word`
+    /// bytes, `ALICE` sending (`SilentOTN` over `silent_ot`).
+    pub fn one_of_n(&mut self, n: u64, bits: u64, l: u64, word: u64) {
+        self.run.kkot(Dir::A, 1 << bits, n, l, word);
+    }
+
     /// `funcAvgPoolTwoPowerRing` of `n` elements by `d`.
     pub fn avgpool(&mut self, n: u64, d: u64, l: u64) {
         let run = &mut *self.run;

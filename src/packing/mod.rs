@@ -12,6 +12,7 @@
 //! the evaluation counts both with [`count_layer_as`] / [`level_mix_as`] and prices them. A
 //! `shuffle` (channel permutation) costs nothing.
 
+pub mod cheetah_math;
 pub mod cheetah_nl;
 pub mod coeff;
 pub mod gazelle;

@@ -922,9 +922,12 @@ fn cheetah_bits(t: super::sci_field::Traffic) -> (u64, u64) {
 ///   build leaves the output untouched).
 /// - `gazelle-input`, `gazelle-output`, `gala`: neither paper defines a protocol for either
 ///   (stria counts their non-linear layers with SCI's field protocols, which have none).
-/// - `cheetah`: OpenCheetah runs both (SCI's `MathFunctions::sigmoid`, `SCI/src/Math/`, and
-///   `ElemWiseSecretSharedVectorMult` with `hadamard_cross_terms` in its `SCI_OT` build), but
-///   stria does not model their traffic yet.
+/// - `cheetah`: OpenCheetah's Cheetah library has both (`Sigmoid`, `MathFunctions::sigmoid`;
+///   `ElemWiseSecretSharedVectorMult`, `LinearOT::hadamard_cross_terms`), but at f71d4d4 its
+///   build cannot run either: every secret x secret product crashes, and at the programs' 37-bit
+///   shares the sigmoid throws before its first one ([`super::cheetah_math`], which says where
+///   each call stops and is held against the calls of `results/measured/cheetah-math.csv`).
+///   Cheetah's paper defines neither protocol, so `cheetah_nonlinear: paper` refuses them too.
 pub fn pricing(op: &Op, protocol: Protocol) -> Result<(), String> {
     let what = match op {
         Op::Sigmoid => "a sigmoid",
@@ -941,9 +944,7 @@ pub fn pricing(op: &Op, protocol: Protocol) -> Result<(), String> {
              `ElemWiseSecretSharedVectorMult` (`SCI/src/library_fixed_uniform.cpp`) computes it \
              in the SCI_OT build only"
             .to_string(),
-        (_, Protocol::Cheetah) => "OpenCheetah runs it, but stria does not price it under cheetah \
-             yet (its traffic model is not written)"
-            .to_string(),
+        (op, Protocol::Cheetah) => super::cheetah_math::cheetah_refusal(*op == Op::Sigmoid),
         (_, p) => format!(
             "no {p} protocol is defined for it (Gazelle and GALA specify ReLU, max-pooling and \
              linear layers; stria counts their non-linear layers with SCI's field protocols, \
