@@ -667,43 +667,11 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
                 }
                 // A sum: the lower-scale addend is scaled up locally.
                 Op::Add => (src || layer.src2.is_some_and(|s| wide[s]), Truncation::None),
-                // A concatenation: every operand at `2f` is truncated in place.
-                Op::Concat => {
-                    let first = if src { layer.input.elems() } else { 0 };
-                    let second = match layer.src2 {
-                        Some(s2) if wide[s2] => {
-                            wide[s2] = false;
-                            layer.output.elems() - layer.input.elems()
-                        }
-                        _ => 0,
-                    };
-                    wide[layer.src] = false;
-                    let t = if first + second > 0 {
-                        Truncation::Operands(first, second)
-                    } else {
-                        Truncation::None
-                    };
-                    (false, t)
-                }
-                // A product of two shared tensors: each operand held at scale 2f is truncated
-                // first, in place, as before any product; the output is at scale 2f.
-                Op::Mul => {
-                    let first = if src { layer.input.elems() } else { 0 };
-                    let second = match layer.src2 {
-                        Some(s2) if s2 != layer.src && wide[s2] => {
-                            wide[s2] = false;
-                            net_shape_elems(net, s2)
-                        }
-                        _ => 0,
-                    };
-                    wide[layer.src] = false;
-                    let t = if first + second > 0 {
-                        Truncation::Operands(first, second)
-                    } else {
-                        Truncation::None
-                    };
-                    (true, t)
-                }
+                // A concatenation, and a product of two shared tensors: every operand at `2f` is
+                // truncated first, in place; a concatenation's output is at scale f, a product's
+                // at 2f.
+                Op::Concat => (false, truncate_operands(net, layer, &mut wide)),
+                Op::Mul => (true, truncate_operands(net, layer, &mut wide)),
                 // SCI's `Sigmoid` (`SCI/src/library_fixed.h`) takes the input's scale and the
                 // output's as arguments (`scale_in`, `scale_out`): no truncation of its own, its
                 // output at scale f.
@@ -725,6 +693,30 @@ fn scale_pass(net: &Network) -> (Vec<Truncation>, bool) {
         .last()
         .map_or(net.input_untruncated, |l| wide[l.dst]);
     (plan, last)
+}
+
+/// The truncations of a two-operand call that takes its secret arguments at scale f (Athos'
+/// uninterpreted calls such as `Concat2T444`, and a product of two shares): each operand held at
+/// `2f` is truncated in place, once even when both operands are the same tensor.
+fn truncate_operands(net: &Network, layer: &Layer, wide: &mut [bool]) -> Truncation {
+    let first = if wide[layer.src] {
+        layer.input.elems()
+    } else {
+        0
+    };
+    wide[layer.src] = false;
+    let second = match layer.src2 {
+        Some(s2) if wide[s2] => {
+            wide[s2] = false;
+            net_shape_elems(net, s2)
+        }
+        _ => 0,
+    };
+    if first + second > 0 {
+        Truncation::Operands(first, second)
+    } else {
+        Truncation::None
+    }
 }
 
 /// Elements of tensor `id` of `net` (0: the input; otherwise the output of the layer writing it).
