@@ -116,6 +116,10 @@ impl std::error::Error for EvalError {}
 /// whichever has the lower latency on this setting's link and profile: `auto` is the one place
 /// where the counts of a layer depend on the link, by design.
 pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError> {
+    let s = &Setting {
+        count: s.count.for_network(net),
+        ..s.clone()
+    };
     let costs = count_network(net, &s.count).map_err(EvalError::Count)?;
     let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear).map_err(EvalError::Count)?;
     net.layers

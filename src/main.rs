@@ -92,9 +92,9 @@ struct Knobs {
     #[arg(long, value_enum, default_value_t = DepthwiseMode::Homconv)]
     cheetah_depthwise: DepthwiseMode,
     /// Cheetah batch norm (unfolded): the program's choice between coefficient encoding and the
-    /// CRT SIMD protocol.
-    #[arg(long, value_enum, default_value_t = BnProtocol::Fewer)]
-    cheetah_batchnorm: BnProtocol,
+    /// CRT SIMD protocol (default: the spec's `cheetah_batchnorm`, else fewer).
+    #[arg(long, value_enum)]
+    cheetah_batchnorm: Option<BnProtocol>,
     /// Cheetah ciphertext moduli in bits, first prime first (default 60,49).
     #[arg(long, value_delimiter = ',')]
     cheetah_moduli: Option<Vec<u32>>,

@@ -381,3 +381,52 @@ fn batchnorm_direct_matches_opencheetah_logs() {
         );
     }
 }
+
+/// The batch-norm protocol is the program's: DenseNet-121's spec says `"cheetah_batchnorm":
+/// "simd"` (its program never takes the coefficient-encoded one), a spec without it follows
+/// ResNet-50's test, and `--cheetah-batchnorm` (`CheetahParams::batchnorm`) overrides either.
+#[test]
+fn batchnorm_protocol_follows_the_spec_unless_overridden() {
+    use stria::packing::coeff::{BnProtocol, bn_uses_direct};
+    let mut p = CheetahParams {
+        batchnorm: Some(BnProtocol::Simd),
+        ..CheetahParams::default()
+    };
+    assert!(!bn_uses_direct(64, 56, 56, &p, 4096));
+    p.batchnorm = Some(BnProtocol::Fewer);
+    assert!(bn_uses_direct(64, 56, 56, &p, 4096));
+
+    let spec = |extra: &str| {
+        let text = format!(
+            r#"{{"name": "b", "input": {{"channels": 64, "height": 56, "width": 56}},
+               "layers": [{{"type": "relu"}}, {{"type": "batchnorm", "fold": false}}]{extra}}}"#
+        );
+        build(&parse_spec(&text, "b.json").unwrap(), "b.json").unwrap()
+    };
+    let cts = |n: &Network, cfg: &CountConfig| {
+        stria::packing::count_network(n, cfg).unwrap()[1]
+            .counts
+            .ct_up
+    };
+    let cfg = CountConfig::new(Protocol::Cheetah);
+    // 64 channels x one 56x56 tile (direct) against ceil(200704/4096) x 3 = 147 (CRT SIMD).
+    assert_eq!(cts(&spec(""), &cfg), 64);
+    let simd = spec(r#", "cheetah_batchnorm": "simd""#);
+    assert_eq!(simd.cheetah_batchnorm, Some(BnProtocol::Simd));
+    assert_eq!(cts(&simd, &cfg), 147);
+    let mut forced = cfg.clone();
+    forced.cheetah.batchnorm = Some(BnProtocol::Fewer);
+    assert_eq!(cts(&simd, &forced), 64);
+    // A value that is neither is an error naming the file.
+    let e = parse_spec(
+        r#"{"name": "b", "input": {"channels": 1, "height": 1, "width": 1}, "layers": [],
+            "cheetah_batchnorm": "direct"}"#,
+        "b.json",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("b.json") && e.contains("cheetah_batchnorm"),
+        "{e}"
+    );
+}

@@ -43,6 +43,11 @@ SCI/networks/main_<net>.cpp). An undefined macro is 0, as in C.
 --unfolded-batchnorm writes `"fold_batchnorm": false` (every batch norm
 evaluated), as OpenCheetah's SCI_HE build runs FusedBN: the convolution, then
 the batch norm as an element-wise product.
+
+Built with USE_CHEETAH=1, a program whose FusedBatchNorm4411 (after the
+preprocessor) never calls the 4-D BatchNorm runs every unfolded batch norm with
+Cheetah's CRT SIMD protocol: the spec then says `"cheetah_batchnorm": "simd"`
+(DenseNet-121's program keeps that call under `#if SCI_CONV_SS`).
 """
 import argparse
 import json
@@ -174,6 +179,12 @@ def window(k, pads, s):
     return out
 
 
+def direct_batchnorm(src):
+    """Whether the program's FusedBatchNorm4411 can call the coefficient-encoded BatchNorm."""
+    m = re.search(r"void FusedBatchNorm4411\(.*?\n}\n", src, re.S)
+    return bool(m and re.search(r"\bBatchNorm\(", m.group(0)))
+
+
 def convert(calls, name, unfolded):
     b = Builder()
     net_input = None
@@ -265,6 +276,9 @@ def main():
     src = preprocess(open(args.program).read(), macros)
     name = args.name or os.path.splitext(os.path.basename(args.out))[0]
     spec = convert(main_calls(src), name, args.unfolded_batchnorm)
+    evaluated = any(l["type"] == "batchnorm" and l.get("fold") is False for l in spec["layers"])
+    if macros.get("USE_CHEETAH") and evaluated and not direct_batchnorm(src):
+        spec["cheetah_batchnorm"] = "simd"
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(spec, f, indent=2)

@@ -76,7 +76,9 @@ pub(crate) fn setting(
     }
     s.count.cheetah.partition = k.cheetah_partition;
     s.count.cheetah.depthwise = k.cheetah_depthwise;
-    s.count.cheetah.batchnorm = k.cheetah_batchnorm;
+    if k.cheetah_batchnorm.is_some() {
+        s.count.cheetah.batchnorm = k.cheetah_batchnorm;
+    }
     if let Some(m) = &k.cheetah_moduli {
         anyhow::ensure!(
             !m.is_empty() && m.iter().all(|b| (20..=62).contains(b)),

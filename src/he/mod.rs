@@ -7,7 +7,7 @@ use serde::Serialize;
 pub mod protocol;
 pub mod seal_wire;
 
-pub use protocol::{Protocol, SciBuild};
+pub use protocol::{BnProtocol, Protocol, SciBuild};
 
 /// How Galois keys are provisioned, which decides what a rotation by `k` costs in key switches
 /// (SEAL `native/src/seal/util/galois.cpp` `GaloisTool::get_elts_all`; per-step keys as in

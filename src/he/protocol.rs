@@ -97,3 +97,22 @@ impl std::fmt::Display for SciBuild {
         })
     }
 }
+
+/// Which of OpenCheetah's two batch-norm protocols an unfolded batch norm runs: the choice is
+/// made by the network program, not by the library (`FusedBatchNorm4411` in
+/// `networks/main_<net>.cpp`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BnProtocol {
+    /// Coefficient encoding (`BatchNorm`, `CheetahLinear::bn_direct`) when it needs fewer
+    /// ciphertexts than the CRT SIMD plan, the SIMD plan otherwise: the test under `#if
+    /// USE_CHEETAH` in the ResNet-50 program (`networks/main_resnet50.cpp`). Default.
+    #[default]
+    Fewer,
+    /// Always the CRT SIMD plan (`ElemWiseActModelVectorMult`, `CheetahLinear::bn`): the
+    /// DenseNet-121 program, whose test sits under `#if SCI_CONV_SS`, a macro no build defines
+    /// (`networks/main_densenet121.cpp`).
+    Simd,
+}

@@ -190,6 +190,8 @@ pub struct Network {
     pub input: Shape,
     /// The input holds unreduced fixed-point products (`input.untruncated` of the spec).
     pub input_untruncated: bool,
+    /// The spec's `cheetah_batchnorm`: the program's batch-norm protocol under Cheetah.
+    pub cheetah_batchnorm: Option<crate::he::BnProtocol>,
     pub layers: Vec<Layer>,
 }
 
@@ -287,6 +289,7 @@ pub fn build(spec: &NetworkSpec, file: &str) -> Result<Network, SpecError> {
         name: spec.name.clone(),
         input,
         input_untruncated: i.untruncated,
+        cheetah_batchnorm: spec.cheetah_batchnorm,
         layers: b.layers,
     })
 }

@@ -78,6 +78,12 @@ pub struct NetworkSpec {
     /// element-wise product, as SCI's and OpenCheetah's ResNet-50 programs do. Default `true`.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub fold_batchnorm: bool,
+    /// Which protocol OpenCheetah's program runs its unfolded batch norms with under Cheetah
+    /// (`"fewer"`: coefficient encoding when it needs fewer ciphertexts, as the ResNet-50 program
+    /// decides; `"simd"`: always the CRT SIMD protocol, as the DenseNet-121 program does). Absent:
+    /// `fewer`. `--cheetah-batchnorm` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cheetah_batchnorm: Option<crate::he::BnProtocol>,
 }
 
 fn yes() -> bool {

@@ -613,6 +613,7 @@ fn network(
         layers,
         stages,
         head,
+        cheetah_batchnorm: None,
         fold_batchnorm: true,
     }
 }

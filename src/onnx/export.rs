@@ -458,6 +458,10 @@ fn finish(net: &Network, w: Writer, shapes: Vec<Vec<i64>>, last: usize) -> Vec<u
     if net.input_untruncated {
         metadata.push(kv("stria.untruncated", "true"));
     }
+    if let Some(b) = net.cheetah_batchnorm {
+        let v = clap::ValueEnum::to_possible_value(&b).expect("named");
+        metadata.push(kv("stria.cheetah_batchnorm", v.get_name()));
+    }
     let model = ModelProto {
         ir_version: Some(8),
         opset_import: vec![OperatorSetIdProto {

@@ -55,26 +55,7 @@ pub enum DepthwiseMode {
     Stacked,
 }
 
-/// Which of OpenCheetah's two batch-norm protocols an unfolded batch norm runs: the choice is
-/// made by the network program, not by the library (`FusedBatchNorm4411` in
-/// `networks/main_<net>.cpp`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum BnProtocol {
-    /// Coefficient encoding (`BatchNorm`, `CheetahLinear::bn_direct`) when it needs fewer
-    /// ciphertexts than the CRT SIMD plan, the SIMD plan otherwise: the test under `#if
-    /// USE_CHEETAH` in the ResNet-50 program (`networks/main_resnet50.cpp`). Default.
-    #[default]
-    Fewer,
-    /// Always the CRT SIMD plan (`ElemWiseActModelVectorMult`, `CheetahLinear::bn`): the
-    /// DenseNet-121 program, whose test sits under `#if SCI_CONV_SS`, a macro no build defines
-    /// (`networks/main_densenet121.cpp`).
-    Simd,
-}
-
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
+pub use crate::he::protocol::BnProtocol;
 
 /// Cheetah parameters (defaults: OpenCheetah's N = 4096, {60, 49}, t = 2^37).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,9 +68,10 @@ pub struct CheetahParams {
     pub plain_bits: u32,
     pub partition: Partition,
     pub depthwise: DepthwiseMode,
-    /// The program's choice between the two batch-norm protocols.
-    #[serde(skip_serializing_if = "is_default")]
-    pub batchnorm: BnProtocol,
+    /// The program's choice between the two batch-norm protocols: `None` takes the network's
+    /// (its spec's `cheetah_batchnorm`, [`BnProtocol::Fewer`] when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batchnorm: Option<BnProtocol>,
 }
 
 impl Default for CheetahParams {
@@ -100,7 +82,7 @@ impl Default for CheetahParams {
             plain_bits: 37,
             partition: Partition::Heuristic,
             depthwise: DepthwiseMode::Homconv,
-            batchnorm: BnProtocol::Fewer,
+            batchnorm: None,
         }
     }
 }
@@ -554,7 +536,8 @@ pub fn bn_crt(plain_bits: u32) -> (u64, u32) {
 /// and the CRT prime count in place of 4096 and 3); with [`BnProtocol::Simd`] never.
 pub fn bn_uses_direct(c: u64, h: u64, w: u64, p: &CheetahParams, n: u64) -> bool {
     let (crt, _) = bn_crt(p.plain_bits);
-    p.batchnorm == BnProtocol::Fewer && ceil_div(h * w, n) * c < ceil_div(h * w * c, n) * crt
+    p.batchnorm.unwrap_or_default() == BnProtocol::Fewer
+        && ceil_div(h * w, n) * c < ceil_div(h * w * c, n) * crt
 }
 
 /// `getSplitBN` (`hom_bn_ss.cc`): one channel per ciphertext, tiles of `s x s` with `s =

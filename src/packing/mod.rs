@@ -43,6 +43,14 @@ pub struct CountConfig {
 }
 
 impl CountConfig {
+    /// These settings for counting `net`: a Cheetah batch-norm protocol not set here is the
+    /// network's own (its spec's `cheetah_batchnorm`).
+    pub fn for_network(&self, net: &Network) -> CountConfig {
+        let mut c = self.clone();
+        c.cheetah.batchnorm = c.cheetah.batchnorm.or(net.cheetah_batchnorm);
+        c
+    }
+
     /// The framework's own settings for `protocol`.
     pub fn new(protocol: Protocol) -> CountConfig {
         CountConfig {
@@ -245,6 +253,7 @@ pub fn level_mix_as(
 /// Counts every layer of a network, in order; the first layer no model of the protocol prices
 /// ([`nonlinear::pricing`]) is an error.
 pub fn count_network(net: &Network, cfg: &CountConfig) -> Result<Vec<LayerCost>, CountError> {
+    let cfg = &cfg.for_network(net);
     // Filled in place: layers without HE work keep the default, SCI_HE convolutions accumulate
     // straight into their slot (the count of a whole network must take microseconds);
     // `conv_into` dispatches on the layer's accumulation strategy and group layout.

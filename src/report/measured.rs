@@ -204,16 +204,10 @@ pub fn default_spec(run: &Run, root: &Path) -> Result<PathBuf, SpecError> {
     Ok(root.join("configs/models").join(format!("{stem}.json")))
 }
 
-/// Adapts `s` to what a run's program does: its thread count, its batch-norm protocol under
-/// Cheetah, and for OpenCheetah's SCI_HE programs (every run `scripts/frameworks/run.sh` makes)
+/// Adapts `s` to what a run's program does: its thread count, and for OpenCheetah's SCI_HE programs (every run `scripts/frameworks/run.sh` makes)
 /// OpenCheetah's SCI_HE build (SEAL 3.7.2 with zstd) and SEAL 3.7's rotation rule.
 pub fn adapt(run: &Run, s: &mut Setting) {
     s.nonlinear.threads = run.threads;
-    // DenseNet-121's program never takes the coefficient-encoded batch norm (its test sits under
-    // `#if SCI_CONV_SS`, which no build defines; `networks/main_densenet121.cpp`).
-    if run.net == "densenet121" {
-        s.count.cheetah.batchnorm = crate::packing::coeff::BnProtocol::Simd;
-    }
     if s.count.protocol == Protocol::Cryptflow2 {
         s.count.sci_build = crate::he::SciBuild::OpenCheetah;
         s.count.key_policy = crate::he::KeyPolicy::Pow2Naf;

@@ -121,6 +121,22 @@ pub fn import(bytes: &[u8], file: &str, name: &str) -> Result<NetworkSpec, SpecE
     spec.input.untruncated = model.metadata_props.iter().any(|e| {
         e.key.as_deref() == Some("stria.untruncated") && e.value.as_deref() == Some("true")
     });
+    // The Cheetah batch-norm protocol of the spec exported (`stria export --to onnx`).
+    if let Some(e) = model
+        .metadata_props
+        .iter()
+        .find(|e| e.key.as_deref() == Some("stria.cheetah_batchnorm"))
+    {
+        let v = e.value.as_deref().unwrap_or("");
+        spec.cheetah_batchnorm = Some(
+            <crate::he::BnProtocol as clap::ValueEnum>::from_str(v, false).map_err(|_| {
+                SpecError::file(
+                    file,
+                    format!("metadata stria.cheetah_batchnorm: `{v}` is neither fewer nor simd"),
+                )
+            })?,
+        );
+    }
     Ok(spec)
 }
 
@@ -298,6 +314,7 @@ impl<'a> Importer<'a> {
             stages: Vec::new(),
             head: Vec::new(),
             fold_batchnorm: true,
+            cheetah_batchnorm: None,
         };
         self.check_shapes(&spec, g)?;
         Ok(spec)
