@@ -46,7 +46,7 @@ impl CountConfig {
     /// These settings for counting `net`: a Cheetah batch-norm protocol not set here is the
     /// network's own (its spec's `cheetah_batchnorm`).
     pub fn for_network(&self, net: &Network) -> CountConfig {
-        let mut c = self.clone();
+        let mut c = *self;
         c.cheetah.batchnorm = c.cheetah.batchnorm.or(net.cheetah_batchnorm);
         c
     }
