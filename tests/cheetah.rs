@@ -414,7 +414,7 @@ fn batchnorm_protocol_follows_the_spec_unless_overridden() {
     let simd = spec(r#", "cheetah_batchnorm": "simd""#);
     assert_eq!(simd.cheetah_batchnorm, Some(BnProtocol::Simd));
     assert_eq!(cts(&simd, &cfg), 147);
-    let mut forced = cfg.clone();
+    let mut forced = cfg;
     forced.cheetah.batchnorm = Some(BnProtocol::Fewer);
     assert_eq!(cts(&simd, &forced), 64);
     // A value that is neither is an error naming the file.
