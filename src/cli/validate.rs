@@ -49,7 +49,9 @@ fn validate(
     let net = load(config)?;
     let loaded = load_knobs(knobs)?;
     let link = Link::preset("lan").expect("preset");
-    let s = setting(protocol, link, knobs, &loaded)?;
+    let mut s = setting(protocol, link, knobs, &loaded)?;
+    // The spec's Cheetah batch-norm protocol, unless the command line set one.
+    s.count = s.count.for_network(&net);
     // The network must be one the protocol prices, as `cost` requires: a layer without a model
     // (`pricing`) is an error naming it, whichever layers run.
     stria::packing::nonlinear::check_priced(&net, protocol)
