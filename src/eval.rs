@@ -116,11 +116,10 @@ impl std::error::Error for EvalError {}
 /// whichever has the lower latency on this setting's link and profile: `auto` is the one place
 /// where the counts of a layer depend on the link, by design.
 pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError> {
-    let s = &Setting {
-        count: s.count.for_network(net),
-        ..s.clone()
-    };
-    let costs = count_network(net, &s.count).map_err(EvalError::Count)?;
+    // The counting settings with the network's own choices (a copy; pricing needs only the
+    // protocol, which is the same).
+    let count = &s.count.for_network(net);
+    let costs = count_network(net, count).map_err(EvalError::Count)?;
     let nl = network_nonlinear(net, s.count.protocol, &s.nonlinear).map_err(EvalError::Count)?;
     net.layers
         .iter()
@@ -129,13 +128,13 @@ pub fn evaluate(net: &Network, s: &Setting) -> Result<Vec<LayerEval>, EvalError>
         .map(|((layer, cost), nl)| {
             let auto = matches!(&layer.op, Op::Conv(c) if c.accum == Accum::Auto);
             if !auto {
-                let mix = level_mix(layer, &s.count, &cost).map_err(EvalError::Count)?;
+                let mix = level_mix(layer, count, &cost).map_err(EvalError::Count)?;
                 return price(layer, cost, &mix, nl, s);
             }
             let mut best: Option<LayerEval> = None;
             for accum in [Accum::HeRotate, Accum::ShareSide] {
-                let cost = count_layer_as(layer, &s.count, accum).map_err(EvalError::Count)?;
-                let mix = level_mix_as(layer, &s.count, accum, &cost).map_err(EvalError::Count)?;
+                let cost = count_layer_as(layer, count, accum).map_err(EvalError::Count)?;
+                let mix = level_mix_as(layer, count, accum, &cost).map_err(EvalError::Count)?;
                 let e = price(layer, cost, &mix, nl, s)?;
                 if best.is_none_or(|b| e.price.latency_ms < b.price.latency_ms) {
                     best = Some(e);
